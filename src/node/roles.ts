@@ -1,0 +1,14 @@
+import { astakosRole } from '../astakos/role.js';
+import { astakosSettings } from '../astakos/settings.js';
+import { commonSettings, type ComponentSettings } from '../common/settings/schema.js';
+import type { Role } from './role.js';
+
+/** Every role this program can run, in start order. */
+export const ROLES: Role[] = [astakosRole];
+
+/** Every settings component the program knows, for validation and `manage settings`. */
+export const ALL_SETTINGS: ComponentSettings[] = [commonSettings, astakosSettings];
+
+export function roleByName(name: string): Role | undefined {
+  return ROLES.find((r) => r.name === name);
+}
