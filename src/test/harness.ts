@@ -107,10 +107,11 @@ export async function startTestNode(opts: TestNodeOptions = {}): Promise<TestNod
 }
 
 /** A JSON HTTP call; returns status, headers and the parsed body (or text). */
-export async function call(url: string, init: { method?: string; token?: string; json?: unknown; body?: string; headers?: Record<string, string> } = {}) {
+export async function call(url: string, init: { method?: string; token?: string; json?: unknown; body?: string | Uint8Array; headers?: Record<string, string> } = {}) {
   const headers: Record<string, string> = { ...init.headers };
   if (init.token) headers['x-auth-token'] = init.token;
-  let body: string | undefined = init.body;
+  // A Uint8Array body goes without a Content-Type header (a string would be labelled text/plain).
+  let body: string | Uint8Array | undefined = init.body;
   if (init.json !== undefined) { body = JSON.stringify(init.json); headers['content-type'] ??= 'application/json'; }
   const res = await fetch(url, { method: init.method ?? (body !== undefined ? 'POST' : 'GET'), headers, body });
   const text = await res.text();
