@@ -4,6 +4,6 @@ set -e
 cd "$(dirname "$0")/.."
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
-  # better-sqlite3 builds its native addon with the machine's compiler when no prebuilt one fits.
-  npm rebuild better-sqlite3 >/dev/null
 fi
+# better-sqlite3's native addon is compiled at install; build it if that step was skipped.
+node -e "new (require('better-sqlite3'))(':memory:')" 2>/dev/null || npm rebuild better-sqlite3

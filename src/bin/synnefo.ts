@@ -5,7 +5,8 @@ import { astakosCommands } from '../astakos/manage.js';
 import { renderRows } from '../common/cli/output.js';
 import { migrateAll, startNode } from '../node/node.js';
 import { manageContext, type ManageContext } from '../node/manage.js';
-import { bootstrapAccounts, CREDENTIALS_FILE, writeSettingsTemplates } from '../node/up.js';
+import type { NodeContext } from '../node/role.js';
+import { bootstrapAccounts, CREDENTIALS_FILE, writeSettingsTemplates, type InitialCredentials } from '../node/up.js';
 import { ROLES } from '../node/roles.js';
 import { fail } from './fail.js';
 
@@ -36,9 +37,11 @@ dirOptions(program.command('up').description('start every role in one process on
   .option('--host <host>', 'address to listen on', '127.0.0.1')
   .action(async (o) => {
     writeSettingsTemplates(o.configDir);
-    const node = await startNode({ roles: ['all'], dataDir: o.dataDir, configDir: o.configDir, overrides: { 'http.port': o.port, 'http.host': o.host } });
+    let creds: InitialCredentials | undefined;
+    // The first accounts exist before /healthz says ok, so whoever waits on it can use them.
+    const beforeReady = async (context: NodeContext) => { creds = await bootstrapAccounts(context); };
+    const node = await startNode({ roles: ['all'], dataDir: o.dataDir, configDir: o.configDir, overrides: { 'http.port': o.port, 'http.host': o.host }, beforeReady });
     onSignals(() => node.close());
-    const creds = await bootstrapAccounts(node);
     const base = node.context.baseUrl();
     const lines = [
       '', `Synnefo is up at ${base}`,

@@ -19,6 +19,8 @@ export interface NodeOptions {
   env?: NodeJS.ProcessEnv;
   /** Where log lines go (default: standard output). */
   logDestination?: DestinationStream;
+  /** Work that must be done before /healthz says ok, run once the node listens (e.g. `synnefo up`'s first accounts). */
+  beforeReady?: (context: NodeContext) => Promise<void>;
 }
 
 /** A running node: its URL, its context (settings, clients) and how to stop it. */
@@ -95,6 +97,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     if (context.clients.registerComponent) {
       for (const r of running) if (r.component) await context.clients.registerComponent(r.component);
     }
+    await opts.beforeReady?.(context);
     ready = true;
   } catch (err) {
     await app.close().catch(() => undefined);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { randomToken } from '../common/crypto.js';
 import { settingsTemplate } from '../common/settings/load.js';
 import { openAstakos } from '../astakos/service.js';
-import type { RunningNode } from './node.js';
+import type { NodeContext } from './role.js';
 import { ALL_SETTINGS } from './roles.js';
 
 export interface Credential { email: string; password: string; token: string; uuid: string }
@@ -31,8 +31,7 @@ function writeAtomic(file: string, data: string, mode: number): void {
  * On a node's first start, creates the administrator and the demo user and records their
  * credentials (mode 0600). Later starts leave accounts alone; returns undefined then.
  */
-export async function bootstrapAccounts(node: RunningNode): Promise<InitialCredentials | undefined> {
-  const { context } = node;
+export async function bootstrapAccounts(context: NodeContext): Promise<InitialCredentials | undefined> {
   const file = join(context.dataDir, CREDENTIALS_FILE);
   if (existsSync(file)) return undefined;
   const astakos = await openAstakos({ settings: context.settings, dataDir: context.dataDir, secretKey: context.secretKey, log: context.log, baseUrl: context.baseUrl });

@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -126,4 +128,27 @@ export async function withAstakos<T>(t: Pick<TestNode, 'node'>, f: (a: import('.
   const c = t.node.context;
   const a = await openAstakos({ settings: c.settings, dataDir: c.dataDir, secretKey: c.secretKey, log: c.log, baseUrl: c.baseUrl });
   try { return await f(a); } finally { await a.close(); }
+}
+
+/** The built script of one of the program's command-line tools. */
+export function cliPath(tool: 'synnefo' | 'snf'): string {
+  return fileURLToPath(new URL(`../bin/${tool}.js`, import.meta.url));
+}
+
+/** The environment a tool runs with in tests: this process's, without its SNF_* settings, plus `extra`. */
+export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SNF_'))), ...extra };
+}
+
+/** What a finished command printed and how it exited. */
+export interface CliResult { code: number; stdout: string; stderr: string }
+
+/** Runs a command-line tool to its end (`synnefo manage ...`, `snf login ...`); a non-zero exit is a result, not an error. */
+export function runCli(tool: 'synnefo' | 'snf', args: string[], opts: { env?: Record<string, string> } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [cliPath(tool), ...args], { env: cliEnv(opts.env), timeout: 60_000 }, (err, stdout, stderr) => {
+      if (err && typeof err.code !== 'number') reject(new Error(`${tool} ${args.join(' ')}: ${err.message}\n${stderr}`));
+      else resolve({ code: err ? (err.code as number) : 0, stdout, stderr });
+    });
+  });
 }

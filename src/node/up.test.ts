@@ -1,0 +1,174 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { call, cliEnv, cliPath } from '../test/harness.js';
+import type { InitialCredentials } from './up.js';
+
+/** A port nothing listens on right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function until(what: string, ms: number, ok: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** `synnefo up` running as its own process. */
+interface UpProcess {
+  url: string;
+  child: ChildProcess;
+  stdout(): string;
+  /** Whether the credentials file existed at the first moment /healthz said ok. */
+  credentialsAtReady: boolean;
+  /** Sends SIGTERM and resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+async function startUp(dataDir: string, configDir: string): Promise<UpProcess> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, [cliPath('synnefo'), 'up', '--port', String(port), '--data-dir', dataDir, '--config-dir', configDir], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString('utf8'); });
+  child.stderr!.on('data', (d: Buffer) => { err += d.toString('utf8'); });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { running.delete(child); resolve(code); }));
+  let exitCode: number | null | undefined;
+  void exited.then((code) => { exitCode = code; });
+
+  let credentialsAtReady = false;
+  await until('/healthz to answer 200', 30_000, async () => {
+    if (exitCode !== undefined) throw new Error(`synnefo up exited with ${exitCode}:\n${err}${out}`);
+    const ok = await fetch(`${url}/healthz`).then((r) => r.status === 200, () => false);
+    if (ok) credentialsAtReady = existsSync(join(dataDir, 'initial-credentials.json'));
+    return ok;
+  });
+  await until('the banner', 10_000, () => out.includes('Synnefo is up at'));
+  return {
+    url, child, credentialsAtReady,
+    stdout: () => out,
+    async stop() {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      try { return await exited; } finally { clearTimeout(timer); }
+    },
+  };
+}
+
+const running = new Set<ChildProcess>();
+const tokens = (url: string, body: string, contentType = 'application/json') =>
+  call(`${url}/astakos/identity/v2.0/tokens`, { method: 'POST', body, headers: { 'content-type': contentType } });
+
+describe('synnefo up, as a newcomer runs it', () => {
+  const base = mkdtempSync(join(tmpdir(), 'snf-up-'));
+  const dataDir = join(base, 'data');
+  const configDir = join(base, 'synnefo.d');
+  const credentialsFile = join(dataDir, 'initial-credentials.json');
+  let up: UpProcess;
+  let creds: InitialCredentials;
+
+  before(async () => {
+    up = await startUp(dataDir, configDir);
+    creds = JSON.parse(readFileSync(credentialsFile, 'utf8')) as InitialCredentials;
+  });
+  after(() => {
+    for (const child of running) child.kill('SIGKILL');
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  it('prints its URL, the admin and demo logins and the demo token', () => {
+    const out = up.stdout();
+    assert.match(out, new RegExp(`Synnefo is up at ${up.url}\\n`));
+    assert.ok(out.includes(`admin login: ${creds.admin.email} / ${creds.admin.password}`), out);
+    assert.ok(out.includes(`demo login:  ${creds.demo.email} / ${creds.demo.password}`), out);
+    assert.ok(out.includes(`demo user uuid: ${creds.demo.uuid}`), out);
+    assert.ok(out.includes(`demo API token: ${creds.demo.token}`), out);
+  });
+
+  it('has the accounts in place by the time /healthz says ok', () => {
+    assert.ok(up.credentialsAtReady, 'initial-credentials.json was missing when /healthz first answered 200');
+  });
+
+  it('keeps the initial credentials in a file only its owner can read', () => {
+    assert.equal(statSync(credentialsFile).mode & 0o777, 0o600);
+    for (const who of ['admin', 'demo'] as const) {
+      assert.deepEqual(Object.keys(creds[who]).sort(), ['email', 'password', 'token', 'uuid']);
+      for (const value of Object.values(creds[who])) assert.ok(typeof value === 'string' && value.length > 0);
+    }
+  });
+
+  it('writes commented settings templates into the config directory', () => {
+    for (const file of ['00-common.conf', '10-astakos.conf']) {
+      const text = readFileSync(join(configDir, file), 'utf8');
+      const settingLines = text.split('\n').filter((l) => l.includes(' = '));
+      assert.ok(settingLines.length > 0, `${file} lists no settings`);
+      assert.ok(settingLines.every((l) => l.startsWith('#')), `${file} has an uncommented setting`);
+    }
+    assert.match(readFileSync(join(configDir, '10-astakos.conf'), 'utf8'), /^#astakos\.token_ttl_hours = 720$/m);
+  });
+
+  it('lets the demo user get a token with its uuid and API token (the Synnefo way) and a catalog with identity', async () => {
+    const res = await tokens(up.url, JSON.stringify({ auth: { passwordCredentials: { username: creds.demo.uuid, password: creds.demo.token } } }));
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.access.token.id, creds.demo.token);
+    assert.equal(res.json.access.user.id, creds.demo.uuid);
+    const identity = res.json.access.serviceCatalog.find((s: { type: string }) => s.type === 'identity');
+    assert.ok(identity, 'no identity service in the catalog');
+    assert.equal(identity.endpoints[0].publicURL, `${up.url}/astakos/identity/v2.0`);
+  });
+
+  it('lets the demo user get a token with its email and password (the Keystone way)', async () => {
+    const res = await tokens(up.url, JSON.stringify({ auth: { passwordCredentials: { username: creds.demo.email, password: creds.demo.password } } }));
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.access.token.id, creds.demo.token);
+    assert.equal(res.json.access.user.id, creds.demo.uuid);
+  });
+
+  it('refuses a wrong password with a 401 fault', async () => {
+    const res = await tokens(up.url, JSON.stringify({ auth: { passwordCredentials: { username: creds.demo.email, password: 'not-the-password' } } }));
+    assert.equal(res.status, 401);
+    assert.match(res.headers.get('content-type') ?? '', /application\/json/);
+    assert.equal(res.json.unauthorized.code, 401);
+    assert.equal(typeof res.json.unauthorized.message, 'string');
+    assert.ok(res.json.unauthorized.message.length > 0);
+  });
+
+  it('answers a body that is not JSON with a 400 badRequest', async () => {
+    const res = await tokens(up.url, '{"auth": {');
+    assert.equal(res.status, 400);
+    assert.equal(res.json.badRequest.code, 400);
+    assert.match(res.json.badRequest.message, /JSON/);
+  });
+
+  it('stops on SIGTERM and, started again on the same directories, keeps its accounts and says no new passwords', async () => {
+    const firstFile = readFileSync(credentialsFile, 'utf8');
+    assert.equal(await up.stop(), 0);
+
+    up = await startUp(dataDir, configDir);
+    assert.equal(readFileSync(credentialsFile, 'utf8'), firstFile);
+    const out = up.stdout();
+    assert.ok(out.includes(`logins: see ${credentialsFile}`), out);
+    for (const secret of [creds.admin.password, creds.demo.password, creds.demo.token]) assert.ok(!out.includes(secret), 'the banner repeated a credential');
+
+    const res = await tokens(up.url, JSON.stringify({ auth: { passwordCredentials: { username: creds.demo.uuid, password: creds.demo.token } } }));
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.access.user.id, creds.demo.uuid);
+    assert.equal(await up.stop(), 0);
+  });
+});
