@@ -53,7 +53,7 @@ async function loggedIn(t: TestNode, email: string, password = PASSWORD): Promis
   return { cookie: sessionCookie(res), token: res.json.token as string };
 }
 
-const withCookie = (cookie: string) => ({ headers: { cookie } });
+const withCookie = (cookie: string) => ({ headers: { cookie, 'content-type': 'application/json' } });
 const profile = (t: TestNode, cookie?: string) => call(`${t.url}${UI}/profile`, cookie ? withCookie(cookie) : {});
 const tokenCall = (t: TestNode, token: string) => call(`${t.url}${TOKENS}`, { json: { auth: { token: { id: token } } } });
 const message = (res: { json?: any }) => (Object.values(res.json ?? {})[0] as { message?: string } | undefined)?.message;
@@ -207,6 +207,13 @@ for (const db of dbTargets()) describe(`the account web API on ${db.name}`, () =
       assert.match(res.headers.get('set-cookie') ?? '', /Max-Age=0/);
       assert.equal((await profile(t, cookie)).status, 401);
     });
+
+    it('the mailed reset link opens a page that posts the new password', async () => {
+      const res = await call(`${t.url}${UI}/password/reset?code=abc`, { headers: { accept: 'text/html' } });
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('content-type') ?? '', /text\/html/);
+      assert.match(res.text, /password\/reset\/confirm|\/confirm/);
+    });
   });
 
   describe('the API token', () => {
@@ -221,7 +228,8 @@ for (const db of dbTargets()) describe(`the account web API on ${db.name}`, () =
       assert.equal(refused.status, 401);
       assert.equal(message(refused), 'Invalid token');
       assert.equal((await tokenCall(t, res.json.token)).status, 200);
-      assert.equal((await call(`${t.url}${UI}/profile/token`, { method: 'POST' })).status, 401, 'renewal needs a session');
+      assert.equal((await call(`${t.url}${UI}/profile/token`, { method: 'POST', headers: { 'content-type': 'application/json' } })).status, 401, 'renewal needs a session');
+      assert.equal((await call(`${t.url}${UI}/profile/token`, { method: 'POST', headers: { cookie } })).status, 400, 'a cookie-authenticated POST must be labelled JSON');
     });
 
     it('an expired token is refused with "Authentication expired"; logging in with email and password issues a fresh one', async () => {

@@ -82,7 +82,7 @@ for (const db of dbTargets()) describe(`the logs on ${db.name}`, () => {
     const cookie = sessionCookie(login);
     const token = login.json.token as string;
     secrets.add(cookie, token);
-    const session = { headers: { cookie: `snf_session=${cookie}` } };
+    const session = { headers: { cookie: `snf_session=${cookie}`, 'content-type': 'application/json' } };
 
     // The token travels every way clients send it: body, header, query, path.
     assert.equal((await call(`${t.url}${TOKENS}`, { json: { auth: { token: { id: token } } } })).status, 200);
@@ -121,7 +121,7 @@ for (const db of dbTargets()) describe(`the logs on ${db.name}`, () => {
 
     const again = await call(`${t.url}${UI}/login`, { json: { email, password: third } });
     secrets.add(sessionCookie(again));
-    assert.equal((await call(`${t.url}${UI}/logout`, { method: 'POST', headers: { cookie: `snf_session=${sessionCookie(again)}` } })).status, 204);
+    assert.equal((await call(`${t.url}${UI}/logout`, { method: 'POST', headers: { cookie: `snf_session=${sessionCookie(again)}`, 'content-type': 'application/json' } })).status, 204);
 
     secrets.assertAbsentFrom(t);
   });

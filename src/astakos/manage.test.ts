@@ -191,7 +191,7 @@ describe('synnefo manage: settings', { concurrency: true }, () => {
   });
 });
 
-describe('synnefo migrate', { concurrency: true }, () => {
+describe('synnefo migrate', () => {
   it('brings the identity database to the newest schema before anything runs', async () => {
     const cloud = freshCloud();
     const r = await runCli('synnefo', ['migrate', '--data-dir', cloud.dataDir, '--config-dir', cloud.configDir]);

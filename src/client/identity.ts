@@ -1,3 +1,5 @@
+import { ApiError } from '../common/errors.js';
+
 /** What the end-user client keeps between calls. */
 export interface ClientConfig { url: string; token: string; uuid: string }
 
@@ -22,8 +24,8 @@ export async function authenticate(identity: string, auth: Record<string, unknow
   });
   const body = await res.json().catch(() => ({})) as Record<string, { message?: string }> & { access?: Access };
   if (!res.ok || !body.access) {
-    const fault = Object.values(body)[0] as { message?: string } | undefined;
-    throw new Error(`${res.status} ${fault?.message ?? res.statusText}`);
+    const [name, fault] = Object.entries(body)[0] ?? [];
+    throw new ApiError(res.status, name ?? 'error', `${res.status} ${(fault as { message?: string } | undefined)?.message ?? res.statusText}`);
   }
   return body.access;
 }

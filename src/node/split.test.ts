@@ -24,7 +24,7 @@ for (const db of dbTargets()) {
       const { token, user } = await withAstakos(a, (x) => x.accounts.createUser({ email: 'split2@example.org', password: 'password1', active: true }));
       const login = await call(`${a.url}/astakos/ui/login`, { json: { email: 'split2@example.org', password: 'password1' } });
       const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
-      const renewed = await call(`${a.url}/astakos/ui/profile/token`, { method: 'POST', headers: { cookie } });
+      const renewed = await call(`${a.url}/astakos/ui/profile/token`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' } });
       assert.equal(renewed.status, 200);
       assert.equal((await call(`${b.url}/astakos/identity/v2.0/tokens`, { json: { auth: { token: { id: token } } } })).status, 401);
       const fresh = await call(`${b.url}/astakos/identity/v2.0/tokens`, { json: { auth: { token: { id: renewed.json.token } } } });

@@ -19,13 +19,16 @@ export function isEmptyBody(request: FastifyRequest): boolean {
   return rawOf(request).length === 0;
 }
 
+/** Refuses a request not labelled JSON: cookie-authenticated POSTs demand it, which cross-site forms cannot send. */
+export function requireJsonType(request: FastifyRequest): void {
+  const type = request.headers['content-type'];
+  if (!type) throw new BadRequest('Missing Content-Type header field');
+  if (!type.toLowerCase().startsWith('application/json')) throw new BadRequest(`Unsupported Content-type: '${type}'`);
+}
+
 /** A JSON object body, checking the content type as Astakos does. */
 export function jsonBody(request: FastifyRequest, { requireType = true } = {}): Record<string, unknown> {
-  const type = request.headers['content-type'];
-  if (requireType) {
-    if (!type) throw new BadRequest('Missing Content-Type header field');
-    if (!type.toLowerCase().startsWith('application/json')) throw new BadRequest(`Unsupported Content-type: '${type}'`);
-  }
+  if (requireType) requireJsonType(request);
   let value: unknown;
   try {
     value = JSON.parse(rawOf(request).toString('utf8'));

@@ -6,7 +6,7 @@ import { realName, type Accounts } from '../logic/accounts.js';
 import type { WebSessions } from '../logic/sessions.js';
 import { STATE_LABELS } from '../logic/states.js';
 import type { UserRow } from '../store/users.js';
-import { jsonBody, stringField } from './body.js';
+import { jsonBody, requireJsonType, stringField } from './body.js';
 
 const COOKIE = 'snf_session';
 
@@ -79,6 +79,7 @@ export async function accountWebApi(app: FastifyInstance, deps: { accounts: Acco
 
   resource(app, '/logout', {
     POST: async (request, reply) => {
+      requireJsonType(request);
       await sessions.end(cookieOf(request, COOKIE));
       setCookie(reply, '', 0);
       return reply.code(204).send();
@@ -89,6 +90,7 @@ export async function accountWebApi(app: FastifyInstance, deps: { accounts: Acco
 
   resource(app, '/profile/token', {
     POST: async (request) => {
+      requireJsonType(request);
       const user = await sessionUser(request);
       await accounts.renewToken(user.uuid);
       return profile(await accounts.get(user.uuid));
@@ -106,6 +108,8 @@ export async function accountWebApi(app: FastifyInstance, deps: { accounts: Acco
   });
 
   resource(app, '/password/reset', {
+    // The page the mailed link opens: a form that posts the code and the new password as JSON.
+    GET: async (_request, reply) => reply.type('text/html; charset=utf-8').send(RESET_PAGE),
     POST: async (request, reply) => {
       await accounts.requestPasswordReset(stringField(jsonBody(request), 'email')!);
       return reply.code(202).send({ message: 'If the address belongs to an account, a reset link has been mailed to it.' });
@@ -120,3 +124,21 @@ export async function accountWebApi(app: FastifyInstance, deps: { accounts: Acco
     },
   });
 }
+
+const RESET_PAGE = `<!doctype html>
+<meta charset="utf-8"><title>Choose a new password</title>
+<form id="f"><label>New password <input type="password" id="p" required autocomplete="new-password"></label>
+<button>Set password</button></form><p id="m" role="status"></p>
+<script>
+document.getElementById('f').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const code = new URLSearchParams(location.search).get('code') || '';
+  const res = await fetch(location.pathname.replace(/\\/?$/, '/confirm'), {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ code, password: document.getElementById('p').value }),
+  });
+  const body = res.status === 204 ? null : await res.json().catch(() => null);
+  document.getElementById('m').textContent = res.ok ? 'Your password is set; you can log in.'
+    : (body && Object.values(body)[0].message) || 'Something went wrong';
+});
+</script>`;
