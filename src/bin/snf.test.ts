@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli, startTestNode, withAstakos, type CliResult, type TestNode } from '../test/harness.js';
+import { freePort, runCli, startTestNode, withAstakos, type CliResult, type TestNode } from '../test/harness.js';
 
 function assertFails(r: CliResult, message: string): void {
   assert.notEqual(r.code, 0, `expected a failure, got:\n${r.stdout}`);
@@ -71,7 +71,7 @@ describe('snf, the end-user client, logging in', () => {
 
   it("a wrong token is refused with the cloud's 401 message and nothing is saved", async () => {
     const config = newConfig();
-    assertFails(await snf(config, ['login', '--url', t.url, '--token', 'not-a-token']), '401 Invalid token');
+    assertFails(await snf(config, ['login', '--url', t.url, '--token', 'not-a-token']), 'error: 401 Invalid token');
     assert.ok(!existsSync(config));
   });
 
@@ -80,6 +80,11 @@ describe('snf, the end-user client, logging in', () => {
   });
 
   it('whoami before any login says the user is not logged in', async () => {
-    assertFails(await snf(newConfig(), ['whoami']), 'not logged in');
+    assertFails(await snf(newConfig(), ['whoami']), 'error: not logged in');
+  });
+
+  it('logging in to an address where no cloud answers says the connection was refused', async () => {
+    const port = await freePort();
+    assertFails(await snf(newConfig(), ['login', '--url', `http://127.0.0.1:${port}`, '--token', token]), `error: connect ECONNREFUSED 127.0.0.1:${port}`);
   });
 });

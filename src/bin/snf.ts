@@ -13,7 +13,7 @@ function configPath(): string { return program.opts()['config'] as string; }
 
 function loadConfig(): ClientConfig {
   const file = configPath();
-  if (!existsSync(file)) program.error(`not logged in (no ${file}); run: snf login --url <cloud URL> --token <token>`);
+  if (!existsSync(file)) program.error(`error: not logged in (no ${file}); run: snf login --url <cloud URL> --token <token>`);
   return JSON.parse(readFileSync(file, 'utf8')) as ClientConfig;
 }
 
@@ -35,7 +35,7 @@ program.command('login').description('log in to a cloud with an API token, or an
     let auth: Record<string, unknown>;
     if (o.token) auth = { token: { id: o.token } };
     else if (o.email && password) auth = { passwordCredentials: { username: o.email, password } };
-    else program.error('give --token, or --email with --password (or SNF_PASSWORD)');
+    else return program.error('error: give --token, or --email with --password (or SNF_PASSWORD)');
     const access = await authenticate(url, auth);
     saveConfig({ url, token: access.token!.id, uuid: access.user!.id });
     process.stdout.write(`logged in as ${access.user!.name} (${access.user!.id}); token expires ${access.token!.expires}\n`);

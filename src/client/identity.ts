@@ -24,8 +24,8 @@ export async function authenticate(identity: string, auth: Record<string, unknow
   });
   const body = await res.json().catch(() => ({})) as Record<string, { message?: string }> & { access?: Access };
   if (!res.ok || !body.access) {
-    const [name, fault] = Object.entries(body)[0] ?? [];
-    throw new ApiError(res.status, name ?? 'error', `${res.status} ${(fault as { message?: string } | undefined)?.message ?? res.statusText}`);
+    const [fault, detail] = (Object.entries(body)[0] ?? []) as [string?, { message?: string }?];
+    throw new ApiError(res.status, fault ?? 'error', `${res.status} ${detail?.message ?? res.statusText}`);
   }
   return body.access;
 }

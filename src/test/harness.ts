@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -149,6 +150,18 @@ export function runCli(tool: 'synnefo' | 'snf', args: string[], opts: { env?: Re
     execFile(process.execPath, [cliPath(tool), ...args], { env: cliEnv(opts.env), timeout: 60_000 }, (err, stdout, stderr) => {
       if (err && typeof err.code !== 'number') reject(new Error(`${tool} ${args.join(' ')}: ${err.message}\n${stderr}`));
       else resolve({ code: err ? (err.code as number) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** A loopback port nothing listens on right now (for a child process to take, or to find nobody there). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
   });
 }

@@ -65,7 +65,7 @@ export interface WebSessionsTable { id_hash: string; user_uuid: string; created_
 export interface PasswordResetsTable { code_hash: string; user_uuid: string; created_at: number; expires_at: number; used_at: number | null }
 
 /** Every table of the identity service. */
-export interface AstakosDB {
+export interface AstakosDB extends QuotaDB {
   users: UsersTable;
   groups: GroupsTable;
   user_groups: UserGroupsTable;
@@ -74,4 +74,126 @@ export interface AstakosDB {
   outbox: OutboxTable;
   web_sessions: WebSessionsTable;
   password_resets: PasswordResetsTable;
+}
+
+/** A countable resource a service registers (`cyclades.vm`, `pithos.diskspace`...). */
+export interface ResourcesTable {
+  name: string;
+  service_type: string;
+  service_origin: string;
+  unit: string;
+  description: string;
+  /** Limit in every user's system project. */
+  base_default: number;
+  /** Limit per member (and project-wide) in a new non-system project, unless its application says otherwise. */
+  project_default: number;
+  ui_visible: number;
+  api_visible: number;
+}
+
+/**
+ * A quota holding: `holder` is `user:<uuid>` (a member's share, `source` = `project:<uuid>`)
+ * or `project:<uuid>` (the project's total, `source` = ''). Usage is a range: committed
+ * provisions move both ends, pending ones only one, as Synnefo's quotaholder does.
+ */
+export interface HoldingsTable {
+  holder: string;
+  source: string;
+  resource: string;
+  limit: number;
+  usage_min: number;
+  usage_max: number;
+}
+
+export interface CommissionsTable {
+  serial: Generated<number>;
+  clientkey: string;
+  name: string;
+  issued_at: number;
+}
+
+export interface ProvisionsTable {
+  id: Generated<number>;
+  serial: number;
+  holder: string;
+  source: string;
+  resource: string;
+  quantity: number;
+}
+
+export type ProjectState = 'uninitialized' | 'active' | 'suspended' | 'terminated' | 'deleted';
+export type Policy = 'auto' | 'moderated' | 'closed';
+
+export interface ProjectsTable {
+  uuid: string;
+  /** Null for system projects, whose uuid is their user's. */
+  owner: string | null;
+  realname: string;
+  homepage: string;
+  description: string;
+  is_base: number;
+  state: ProjectState;
+  join_policy: Policy;
+  leave_policy: Policy;
+  /** Null for no limit. */
+  max_members: number | null;
+  start_date: number;
+  end_date: number | null;
+  created_at: number;
+  last_application: number | null;
+  state_reason: string;
+}
+
+export interface ProjectResourcesTable {
+  project_uuid: string;
+  resource: string;
+  project_capacity: number;
+  member_capacity: number;
+}
+
+export type ApplicationState = 'pending' | 'approved' | 'replaced' | 'denied' | 'dismissed' | 'cancelled';
+
+export interface ApplicationsTable {
+  id: Generated<number>;
+  project_uuid: string;
+  applicant: string;
+  owner: string;
+  state: ApplicationState;
+  name: string;
+  homepage: string;
+  description: string;
+  start_date: number;
+  end_date: number | null;
+  join_policy: Policy;
+  leave_policy: Policy;
+  max_members: number | null;
+  /** JSON `{resource: {project_capacity, member_capacity}}`. */
+  resources: string;
+  comments: string;
+  issued_at: number;
+  response_at: number | null;
+  response: string;
+}
+
+export type MembershipState = 'requested' | 'accepted' | 'leave_requested' | 'suspended' | 'rejected' | 'cancelled' | 'removed';
+
+export interface MembershipsTable {
+  id: Generated<number>;
+  project_uuid: string;
+  user_uuid: string;
+  state: MembershipState;
+  created_at: number;
+  updated_at: number;
+}
+
+/** The quota and project tables of the identity service. */
+export interface QuotaDB {
+  resources: ResourcesTable;
+  holdings: HoldingsTable;
+  commissions: CommissionsTable;
+  provisions: ProvisionsTable;
+  projects: ProjectsTable;
+  project_resources: ProjectResourcesTable;
+  project_applications: ApplicationsTable;
+  memberships: MembershipsTable;
 }
