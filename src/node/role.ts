@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { IdentityClient } from '../common/identity.js';
+import type { QuotaClient } from '../common/quota.js';
 import type { Logger } from '../common/log.js';
 import type { ComponentSettings } from '../common/settings/schema.js';
 import type { Settings } from '../common/settings/load.js';
@@ -8,6 +9,8 @@ import type { ComponentDefinition } from '../astakos/logic/catalog.js';
 /** Clients a role offers to the other roles of its node (in-process implementations). */
 export interface NodeClients {
   identity?: IdentityClient;
+  /** The quota client of a component, for charging its resources. */
+  quota?: (component: string) => QuotaClient;
   /** Registers a co-located component and its services in the catalog. */
   registerComponent?: (def: ComponentDefinition) => Promise<void>;
 }

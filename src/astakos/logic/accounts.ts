@@ -20,6 +20,8 @@ export interface AccountsOptions {
   /** Public URL of the identity web pages, for links in mail. */
   uiUrl: string;
   sealer: Sealer;
+  /** Called when an account becomes active for the first time (to give it its system project). */
+  onAccepted?: (uuid: string) => Promise<void>;
 }
 
 export interface NewUser {
@@ -85,6 +87,7 @@ export class Accounts {
       throw err;
     }
     this.log.info({ user: row.uuid, state: row.state }, 'account created');
+    if (row.state === 'active') await this.opts.onAccepted?.(row.uuid);
     return { user: row, token };
   }
 
@@ -128,6 +131,7 @@ export class Accounts {
     if (action === 'activate') changes.deactivated_reason = null;
     await this.users.updateUser(uuid, changes);
     this.log.info({ user: uuid, action, state: next }, 'account state changed');
+    if (action === 'accept') await this.opts.onAccepted?.(uuid);
     if (action === 'deactivate') await this.web.deleteSessionsOf(uuid);
     return { ...user, ...changes };
   }

@@ -1,6 +1,7 @@
 import { randomToken, Sealer, tokenDigest } from '../../common/crypto.js';
 import { BadRequest, Conflict, NotFound, Unauthorized } from '../../common/errors.js';
 import type { CatalogStore, ComponentRow, ServiceRow } from '../store/catalog.js';
+import type { ResourceDefinition, Resources } from './resources.js';
 
 /** A service a component publishes, as a role declares it. */
 export interface ServiceDefinition {
@@ -11,6 +12,8 @@ export interface ServiceDefinition {
   versionId: string;
   /** Whether the version is part of the public URL (Synnefo's `SNF:exposeVersion`). */
   exposeVersion?: boolean;
+  /** Resources the service charges to projects. */
+  resources?: ResourceDefinition[];
 }
 
 /** A component (astakos, pithos, cyclades) with the services it publishes. */
@@ -33,12 +36,12 @@ export interface CatalogEntry {
   endpoints_links: never[];
 }
 
-/** The service import file: `{service name: {component, type, endpoints: [{versionId, publicURL, ...}]}}`. */
-export type ServiceImport = Record<string, { component: string; type: string; endpoints: Endpoint[] }>;
+/** The service import file: `{service name: {component, type, endpoints: [{versionId, publicURL, ...}], resources: {key: {...}}}}`. */
+export type ServiceImport = Record<string, { component: string; type: string; endpoints: Endpoint[]; resources?: Record<string, ResourceDefinition> }>;
 
 /** Components, their API tokens, and the services clients discover through the token call. */
 export class Catalog {
-  constructor(private readonly store: CatalogStore, private readonly sealer: Sealer) {}
+  constructor(private readonly store: CatalogStore, private readonly sealer: Sealer, private readonly resources: Resources) {}
 
   /** Registers a component; returns its new API token. */
   async addComponent(name: string, baseUrl: string, uiUrl: string): Promise<string> {
@@ -110,8 +113,15 @@ export class Catalog {
         if (!e['publicURL']) throw new BadRequest(`Service ${name}: every endpoint needs a publicURL`);
         if (!e['publicURL'].startsWith(component.base_url)) lines.push(`Warning: publicURL ${e['publicURL']} is not under ${component.base_url}`);
       }
+      for (const r of Object.values(def.resources ?? {})) {
+        if (r.service_origin !== name) throw new BadRequest(`Resource ${r.name}: service_origin must be ${name}`);
+      }
       const how = await this.store.upsertService({ name, component: component.name, type: def.type, endpoints: JSON.stringify(endpoints) });
       lines.push(`${how === 'added' ? 'Added' : 'Updated'} service ${name}.`);
+      for (const r of Object.values(def.resources ?? {})) {
+        const done = await this.resources.register(r);
+        lines.push(done === 'created' ? `Resource '${r.name}' created in database.` : `Resource '${r.name}' updated in database.`);
+      }
     }
     return lines;
   }
@@ -122,7 +132,10 @@ export class Catalog {
     return Object.fromEntries(def.services.map((s) => {
       const expose = s.exposeVersion ?? true;
       const publicURL = root + s.path + (expose && s.versionId ? `/${s.versionId}` : '');
-      return [s.name, { component: def.name, type: s.type, endpoints: [{ versionId: s.versionId, publicURL, 'SNF:exposeVersion': expose ? 'True' : 'False' }] }];
+      return [s.name, {
+        component: def.name, type: s.type, endpoints: [{ versionId: s.versionId, publicURL, 'SNF:exposeVersion': expose ? 'True' : 'False' }],
+        resources: Object.fromEntries((s.resources ?? []).map((r) => [r.name.split('.').slice(1).join('.'), r])),
+      }];
     }));
   }
 

@@ -1,16 +1,10 @@
-import { ApiError, BadRequest, NotFound } from '../../common/errors.js';
+import { BadRequest, NotFound } from '../../common/errors.js';
+import { QuotaError, type CommissionProvision } from '../../common/quota.js';
 import { isoTime } from '../../common/time.js';
 import type { HoldingKey, HoldingRow, QuotaStore } from '../store/quotaholder.js';
 
 /** One line of a commission: add (or, negative, release) `quantity` of `resource` on a holding. */
-export interface Provision { holder: string; source: string | null; resource: string; quantity: number }
-
-/** A quota refusal that carries the provision and the figures, as Synnefo's quotaholder reports them. */
-export class QuotaError extends ApiError {
-  constructor(status: 404 | 413, message: string, readonly data: Record<string, unknown>) {
-    super(status, status === 404 ? 'itemNotFound' : 'overLimit', message);
-  }
-}
+export type Provision = CommissionProvision;
 
 export interface IssueOptions { name?: string; force?: boolean; autoAccept?: boolean }
 export interface Resolution { accepted: number[]; rejected: number[]; notFound: number[]; conflicting: number[] }
@@ -44,11 +38,11 @@ export class QuotaHolder {
         const ok = quantity >= 0 ? await s.tryImport(key, quantity, !!opts.force) : await s.tryRelease(key, -quantity);
         if (ok) continue;
         const h = await s.holding(key);
-        if (!h) throw new QuotaError(404, `There is no such holding (${key.holder}, ${key.source || 'None'}, ${key.resource})`, { provision: provisionBody(key, quantity) });
+        if (!h) throw new QuotaError(404, `There is no such holding (${key.holder}, ${key.source || 'None'}, ${key.resource})`, { name: 'NoHoldingError', provision: provisionBody(key, quantity) });
         if (quantity >= 0) {
-          throw new QuotaError(413, `${key.holder} has not enough capacity of ${key.resource}.`, { provision: provisionBody(key, quantity), limit: h.limit, usage: h.usage_max });
+          throw new QuotaError(413, `${key.holder} has not enough capacity of ${key.resource}.`, { name: 'NoCapacityError', provision: provisionBody(key, quantity), limit: h.limit, usage: h.usage_max });
         }
-        throw new QuotaError(413, `${key.holder} attempts to release more ${key.resource} than it contains.`, { provision: provisionBody(key, quantity), limit: 0, usage: h.usage_min });
+        throw new QuotaError(413, `${key.holder} attempts to release more ${key.resource} than it contains.`, { name: 'NoQuantityError', provision: provisionBody(key, quantity), limit: 0, usage: h.usage_min });
       }
       const serial = await s.insertCommission(clientkey, opts.name ?? '', Date.now());
       await s.insertProvisions(lines.map(({ key, quantity }) => ({ serial, ...key, quantity })));

@@ -3,8 +3,8 @@ import type { Dialect } from '../../common/db.js';
 
 /** The identity service's schema history; never edit a shipped migration, add one. */
 export function astakosMigrations(dialect: Dialect): Record<string, Migration> {
-  const serial = (db: Kysely<any>, table: string) =>
-    db.schema.createTable(table).addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+  const serial = (db: Kysely<any>, table: string, column = 'id') =>
+    db.schema.createTable(table).addColumn(column, dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
       dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement());
   return {
     '0001_identity': {
@@ -102,7 +102,7 @@ export function astakosMigrations(dialect: Dialect): Record<string, Migration> {
           .addPrimaryKeyConstraint('holdings_pk', ['holder', 'source', 'resource'])
           .execute();
         await db.schema.createIndex('holdings_source').on('holdings').columns(['source', 'resource']).execute();
-        await serial(db, 'commissions')
+        await serial(db, 'commissions', 'serial')
           .addColumn('clientkey', 'text', (c) => c.notNull())
           .addColumn('name', 'text', (c) => c.notNull().defaultTo(''))
           .addColumn('issued_at', 'bigint', (c) => c.notNull())
@@ -127,6 +127,7 @@ export function astakosMigrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('join_policy', 'text', (c) => c.notNull())
           .addColumn('leave_policy', 'text', (c) => c.notNull())
           .addColumn('max_members', 'bigint')
+          .addColumn('private', 'integer', (c) => c.notNull().defaultTo(0))
           .addColumn('start_date', 'bigint', (c) => c.notNull())
           .addColumn('end_date', 'bigint')
           .addColumn('created_at', 'bigint', (c) => c.notNull())
@@ -154,7 +155,9 @@ export function astakosMigrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('join_policy', 'text', (c) => c.notNull())
           .addColumn('leave_policy', 'text', (c) => c.notNull())
           .addColumn('max_members', 'bigint')
+          .addColumn('private', 'integer', (c) => c.notNull().defaultTo(0))
           .addColumn('resources', 'text', (c) => c.notNull())
+          .addColumn('serial', 'bigint')
           .addColumn('comments', 'text', (c) => c.notNull().defaultTo(''))
           .addColumn('issued_at', 'bigint', (c) => c.notNull())
           .addColumn('response_at', 'bigint')

@@ -137,6 +137,7 @@ export interface ProjectsTable {
   leave_policy: Policy;
   /** Null for no limit. */
   max_members: number | null;
+  private: number;
   start_date: number;
   end_date: number | null;
   created_at: number;
@@ -167,8 +168,11 @@ export interface ApplicationsTable {
   join_policy: Policy;
   leave_policy: Policy;
   max_members: number | null;
+  private: number;
   /** JSON `{resource: {project_capacity, member_capacity}}`. */
   resources: string;
+  /** The commission that charged the applicant's `astakos.pending_app`, until it is resolved. */
+  serial: number | null;
   comments: string;
   issued_at: number;
   response_at: number | null;

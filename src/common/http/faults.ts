@@ -38,6 +38,8 @@ export function useOpenStackFaults(app: FastifyInstance, opts: { internalFault?:
     const api = toApiError(err, opts.internalFault ?? 'internalServerError');
     if (api.status >= 500) request.log.error({ err }, 'request failed');
     const body = faultBody(api.fault, api.status, api.message, api.details);
+    const data = (api as { data?: unknown }).data;
+    if (data !== undefined) (body[api.fault] as Record<string, unknown>)['data'] = data;
     // Keystone clients (keystoneauth) read `error.message`; Synnefo clients read the named fault.
     if (opts.keystone) body['error'] = { code: api.status, title: api.fault, message: api.message };
     void reply.code(api.status).headers(api.headers).type('application/json; charset=UTF-8').send(body);
