@@ -7,7 +7,7 @@ import { APPLICATION_TRANSITIONS, MEMBERSHIP_TRANSITIONS, PROJECT_TRANSITIONS, t
 import type { Actor, ApplicationInput, Projects } from '../logic/projects.js';
 import type { UserDirectory } from '../logic/directory.js';
 import type { ApplicationRow, MembershipRow, ProjectRow } from '../store/projects.js';
-import { INFINITE } from '../logic/resources.js';
+import { INFINITE, type Resources } from '../logic/resources.js';
 import { jsonBody } from './body.js';
 import { userFrom } from './quotas.js';
 
@@ -40,8 +40,9 @@ function applicationInput(body: Record<string, unknown>): ApplicationInput {
 }
 
 /** The project and membership API (Synnefo's project API guide), under the account API. */
-export async function projectApi(app: FastifyInstance, deps: { accounts: Accounts; projects: Projects; directory: UserDirectory }): Promise<void> {
+export async function projectApi(app: FastifyInstance, deps: { accounts: Accounts; projects: Projects; directory: UserDirectory; resources: Resources }): Promise<void> {
   const { accounts, projects } = deps;
+  const visibleResources = async () => new Set((await deps.resources.list()).filter((r) => r.api_visible).map((r) => r.name));
   const actorOf = async (request: FastifyRequest): Promise<Actor> => {
     const u = await userFrom(accounts, request);
     return { uuid: u.uuid, isAdmin: u.is_admin === 1 };
@@ -55,11 +56,13 @@ export async function projectApi(app: FastifyInstance, deps: { accounts: Account
   });
   const projectView = async (actor: Actor, p: ProjectRow) => {
     const last = p.last_application ? await projects.application(p.last_application) : undefined;
+    const shown = await visibleResources();
     return {
       id: p.uuid, state: p.state, creation_date: isoTime(p.created_at), name: p.realname, owner: p.owner, homepage: p.homepage,
       description: p.description, start_date: time(p.start_date), end_date: time(p.end_date), join_policy: p.join_policy, leave_policy: p.leave_policy,
       max_members: p.max_members ?? INFINITE, private: !!p.private, system_project: !!p.is_base,
-      resources: Object.fromEntries((await projects.grants(p.uuid)).map((g) => [g.resource, { project_capacity: g.project_capacity, member_capacity: g.member_capacity }])),
+      resources: Object.fromEntries((await projects.grants(p.uuid)).filter((g) => shown.has(g.resource))
+        .map((g) => [g.resource, { project_capacity: g.project_capacity, member_capacity: g.member_capacity }])),
       ...(projects.managesProject(actor, p) ? { last_application: last ? applicationView(last) : null } : {}),
       ...(p.state === 'suspended' || p.state === 'terminated' ? { deactivation_reason: p.state_reason } : {}),
     };
