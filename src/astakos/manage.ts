@@ -11,10 +11,12 @@ import { STATE_LABELS } from './logic/states.js';
 import { ASTAKOS_COMPONENT, openAstakos, type Astakos } from './service.js';
 import type { UserState } from './store/schema.js';
 import type { UserRow } from './store/users.js';
+import { quotaCommands } from './manage-quotas.js';
 
-type Ctx = (action: (ctx: ManageContext, ...args: any[]) => Promise<void>) => (...args: any[]) => Promise<void>;
+export type Ctx = (action: (ctx: ManageContext, ...args: any[]) => Promise<void>) => (...args: any[]) => Promise<void>;
 
-async function using<T>(ctx: ManageContext, f: (a: Astakos) => Promise<T>): Promise<T> {
+/** Opens the identity service's logic for one command and closes it after. */
+export async function using<T>(ctx: ManageContext, f: (a: Astakos) => Promise<T>): Promise<T> {
   const astakos = await openAstakos({ settings: ctx.settings, dataDir: ctx.dataDir, secretKey: ctx.secretKey, log: ctx.log, baseUrl: ctx.baseUrl });
   try {
     return await f(astakos);
@@ -24,7 +26,7 @@ async function using<T>(ctx: ManageContext, f: (a: Astakos) => Promise<T>): Prom
 }
 
 const USER_COLUMNS = ['uuid', 'email', 'realname', 'state', 'admin', 'groups', 'created', 'last_login', 'token_expires'];
-const time = (ms: number | null) => (ms ? isoTime(ms) : '');
+export const time = (ms: number | null) => (ms ? isoTime(ms) : '');
 
 async function userRow(a: Astakos, u: UserRow) {
   return {
@@ -33,10 +35,11 @@ async function userRow(a: Astakos, u: UserRow) {
   };
 }
 
-const fmt = (o: { outputFormat?: string }) => (o.outputFormat ?? 'pretty') as OutputFormat;
+export const fmt = (o: { outputFormat?: string }) => (o.outputFormat ?? 'pretty') as OutputFormat;
 
 /** The identity commands of `synnefo manage`. */
 export function astakosCommands(manage: Command, ctx: Ctx): void {
+  quotaCommands(manage, ctx);
   manage.command('user-add').description('create a user account; prints its uuid')
     .requiredOption('--email <email>').option('--password <password>', 'password (default: a random one, printed)')
     .option('--first-name <name>', '', '').option('--last-name <name>', '', '')

@@ -63,9 +63,10 @@ export async function quotaApi(app: FastifyInstance, deps: QuotaApiDeps): Promis
       },
     });
 
+    // Unitless resources show `unit: null`, as Astakos answers.
     resource(app, `/resources${s}`, {
       GET: async () => Object.fromEntries((await resources.list()).filter((r) => r.api_visible).map((r) => [r.name, {
-        service: r.service_origin, description: r.description, unit: r.unit, ui_visible: !!r.ui_visible, api_visible: !!r.api_visible,
+        service: r.service_origin, description: r.description, unit: r.unit || null, ui_visible: !!r.ui_visible, api_visible: !!r.api_visible,
       }])),
     });
 

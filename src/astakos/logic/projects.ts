@@ -5,13 +5,14 @@ import type { Logger } from '../../common/log.js';
 import type { ApplicationRow, MembershipRow, ProjectRow, ProjectStore } from '../store/projects.js';
 import { QuotaStore } from '../store/quotaholder.js';
 import type { AstakosDB, MembershipState, Policy } from '../store/schema.js';
-import { projectRef, syncProjectHoldings, userRef } from './holdings.js';
+import { expectedHoldings, projectRef, syncProjectHoldings, userRef, type ExpectedHolding } from './holdings.js';
 import {
   ACTIVE_MEMBERSHIP, APPLICATION_TRANSITIONS, MEMBERSHIP_TRANSITIONS, PROJECT_TRANSITIONS, REJOINABLE,
   type ApplicationAction, type MembershipAction, type ProjectAction,
 } from './project-states.js';
 import { QuotaError } from '../../common/quota.js';
 import type { QuotaHolder } from './quotaholder.js';
+import type { CommissionResolver } from './reconcile.js';
 import { INFINITE } from './resources.js';
 
 /** Who acts: a user, possibly an administrator. */
@@ -386,6 +387,30 @@ export class Projects {
     return base;
   }
 
+  /**
+   * Compares every holding's limit with what projects, grants and memberships say it should be;
+   * with `fix`, sets the expected limits. Holdings nothing accounts for are reported, not removed.
+   */
+  async verifyHoldings(fix: boolean): Promise<{ holder: string; source: string; resource: string; expected: number | null; actual: number | null }[]> {
+    const expected = new Map<string, ExpectedHolding>();
+    for (const p of await this.store.listProjects({ states: ['active', 'suspended', 'terminated'] })) {
+      for (const h of await expectedHoldings(this.store, p.uuid)) expected.set(`${h.key.holder}\u0000${h.key.source}\u0000${h.key.resource}`, h);
+    }
+    const actual = new Map((await this.quotaholder.holdings({})).map((h) => [`${h.holder}\u0000${h.source}\u0000${h.resource}`, h]));
+    const out: Awaited<ReturnType<Projects['verifyHoldings']>> = [];
+    for (const [k, e] of expected) {
+      const a = actual.get(k);
+      if (!a || a.limit !== e.limit) out.push({ ...e.key, expected: e.limit, actual: a?.limit ?? null });
+    }
+    for (const [k, a] of actual) if (!expected.has(k)) out.push({ holder: a.holder, source: a.source, resource: a.resource, expected: null, actual: a.limit });
+    if (fix) {
+      await this.inTransaction(async (_s, q) => {
+        for (const row of out) if (row.expected !== null) await q.setLimit(row, row.expected);
+      });
+    }
+    return out;
+  }
+
   /** The commission serial an application recorded, for reconciliation. */
   applicationBySerial(serial: number): Promise<ApplicationRow | undefined> {
     return this.store.findApplicationBySerial(serial);
@@ -398,4 +423,14 @@ function pendingAppProvisions(applicant: string, quantity: number) {
     { holder: userRef(applicant), source: projectRef(applicant), resource: PENDING_APP, quantity },
     { holder: projectRef(applicant), source: null, resource: PENDING_APP, quantity },
   ];
+}
+
+/** Resolves the identity service's own commissions: a pending-application charge stands if its application was recorded. */
+export function applicationResolver(projects: Projects): CommissionResolver {
+  return {
+    clientkey: ASTAKOS_CLIENT,
+    async decide(serial) {
+      return (await projects.applicationBySerial(serial)) ? 'accept' : 'reject';
+    },
+  };
 }

@@ -3,8 +3,9 @@ import type { ProjectStore, ResourceRow } from '../store/projects.js';
 import { QuotaStore } from '../store/quotaholder.js';
 import { syncProjectHoldings } from './holdings.js';
 
-/** Synnefo's "practically infinite" limit, the largest integer JavaScript counts exactly. */
-export const INFINITE = Number.MAX_SAFE_INTEGER;
+import { INFINITE } from '../../common/units.js';
+
+export { INFINITE };
 
 /** A resource as a service declares it (the `resources` of a service import file). */
 export interface ResourceDefinition {

@@ -57,7 +57,7 @@ export class QuotaStore {
 
   /** Sets limits, creating holdings that do not exist and keeping the usage of those that do. */
   async setLimit(key: HoldingKey, limit: number): Promise<void> {
-    await this.db.insertInto('holdings').values({ ...key, limit, usage_min: 0, usage_max: 0 })
+    await this.db.insertInto('holdings').values({ holder: key.holder, source: key.source, resource: key.resource, limit, usage_min: 0, usage_max: 0 })
       .onConflict((oc) => oc.columns(['holder', 'source', 'resource']).doUpdateSet({ limit })).execute();
   }
 

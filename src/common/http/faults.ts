@@ -37,9 +37,9 @@ export function useOpenStackFaults(app: FastifyInstance, opts: { internalFault?:
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const api = toApiError(err, opts.internalFault ?? 'internalServerError');
     if (api.status >= 500) request.log.error({ err }, 'request failed');
-    const body = faultBody(api.fault, api.status, api.message, api.details);
     const data = (api as { data?: unknown }).data;
-    if (data !== undefined) (body[api.fault] as Record<string, unknown>)['data'] = data;
+    // Faults carrying data (the quotaholder's) have no details on the wire, as Astakos sends them.
+    const body = data !== undefined ? { [api.fault]: { code: api.status, message: api.message, data } } as Record<string, unknown> : faultBody(api.fault, api.status, api.message, api.details);
     // Keystone clients (keystoneauth) read `error.message`; Synnefo clients read the named fault.
     if (opts.keystone) body['error'] = { code: api.status, title: api.fault, message: api.message };
     void reply.code(api.status).headers(api.headers).type('application/json; charset=UTF-8').send(body);
