@@ -27,6 +27,25 @@ for (const db of dbTargets()) {
     });
     after(() => t.close());
 
+    it("registering the compute and storage components brings their resources and every user's base quota", async () => {
+      for (const component of ['cyclades', 'pithos']) {
+        assert.equal((await manage('component-add', component, '--base-url', `${t.url}/${component}`, '--ui-url', `${t.url}/${component}/ui`)).code, 0);
+        const exported = await manage('service-export', component);
+        const file = `${t.dataDir}/${component}-services.json`;
+        (await import('node:fs')).writeFileSync(file, exported.stdout);
+        const imported = await manage('service-import', '--json', file);
+        assert.equal(imported.code, 0, imported.stderr);
+      }
+      const q = await call(`${account()}/quotas`, { token: user.token });
+      const mine = q.json[user.uuid];
+      assert.equal(mine['cyclades.vm'].limit, 4);
+      assert.equal(mine['cyclades.ram'].limit, 8 * 2 ** 30);
+      assert.equal(mine['pithos.diskspace'].limit, 40 * 2 ** 30);
+      assert.equal(mine['cyclades.total_ram'], undefined, 'total_ram is not visible in the API');
+      const resources = (await call(`${account()}/resources`)).json;
+      assert.deepEqual(resources['cyclades.disk'], { service: 'cyclades_compute', description: 'Virtual machine disk size', unit: 'bytes', ui_visible: true, api_visible: true });
+    });
+
     it('lists resources with their defaults, and a new system default reaches existing users on request', async () => {
       const list = await manage('resource-list', '--output-format', 'json');
       assert.equal(list.code, 0, list.stderr);

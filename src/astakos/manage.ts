@@ -9,6 +9,8 @@ import { realName } from './logic/accounts.js';
 import { Catalog, type ServiceImport } from './logic/catalog.js';
 import { STATE_LABELS } from './logic/states.js';
 import { ASTAKOS_COMPONENT, openAstakos, type Astakos } from './service.js';
+import { CYCLADES_COMPONENT } from '../cyclades/component.js';
+import { PITHOS_COMPONENT } from '../pithos/component.js';
 import type { UserState } from './store/schema.js';
 import type { UserRow } from './store/users.js';
 import { quotaCommands } from './manage-quotas.js';
@@ -145,7 +147,7 @@ export function astakosCommands(manage: Command, ctx: Ctx): void {
   manage.command('service-export <component>').description('print the service file of a component (input for service-import)')
     .option('--base-url <url>', 'public URL of the node serving it (default: this node)')
     .action(ctx(async (c, component: string, o) => {
-      const known = [ASTAKOS_COMPONENT].find((d) => d.name === component);
+      const known = [ASTAKOS_COMPONENT, CYCLADES_COMPONENT, PITHOS_COMPONENT].find((d) => d.name === component);
       if (!known) throw new BadRequest(`unknown component ${component}`);
       c.print(JSON.stringify(Catalog.exportServices(known, o.baseUrl ?? c.baseUrl()), null, 2));
     }));
