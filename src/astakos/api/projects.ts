@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { BadRequest, NotFound } from '../../common/errors.js';
+import { BadRequest, Conflict, NotFound } from '../../common/errors.js';
 import { resource } from '../../common/http/routes.js';
 import { isoTime } from '../../common/time.js';
 import type { Accounts } from '../logic/accounts.js';
@@ -104,7 +104,7 @@ export async function projectApi(app: FastifyInstance, deps: { accounts: Account
       if (enroll && typeof enroll['project'] === 'string' && typeof enroll['user'] === 'string') {
         const who = enroll['user'];
         const uuid = who.includes('@') ? (await deps.directory.uuids([who]))[who] : (await deps.directory.usernames([who]))[who] ? who : undefined;
-        if (!uuid) throw new BadRequest(`No such user '${who}'`);
+        if (!uuid) throw new Conflict(`No such user '${who}'`);
         return { id: await projects.enroll(actor, enroll['project'], uuid) };
       }
       throw new BadRequest('Expected {"join": {"project": id}} or {"enroll": {"project": id, "user": email}}');

@@ -240,10 +240,12 @@ export class Projects {
   async join(actor: Actor, projectUuid: string): Promise<number> {
     const project = await this.get(projectUuid);
     if (project.state !== 'active' || project.is_base) throw new Conflict('Only active, non-system projects can be joined');
-    if (project.join_policy === 'closed') throw new Forbidden('This project does not accept members');
+    if (project.join_policy === 'closed') throw new Conflict("The Project's member join policy is closed.");
     const existing = await this.store.membershipOf(project.uuid, actor.uuid);
     if (!REJOINABLE.includes(existing?.state)) throw new Conflict(`Membership is already ${existing!.state}`);
-    return this.setMembership(project, actor.uuid, project.join_policy === 'auto' ? 'accepted' : 'requested');
+    // As Synnefo: in a full project even an auto-accepted join waits as a request.
+    const full = project.max_members !== null && (await this.store.countActiveMembers(project.uuid)) + 1 > project.max_members;
+    return this.setMembership(project, actor.uuid, project.join_policy === 'auto' && !full ? 'accepted' : 'requested');
   }
 
   /** The owner (or an administrator) enrolls a user directly. */
@@ -252,6 +254,7 @@ export class Projects {
     if (!project || project.state === 'deleted') throw new Conflict(`Project ${projectUuid} does not exist`);
     this.mustManage(actor, project);
     if (project.state !== 'active' || project.is_base) throw new Conflict('Only active, non-system projects accept members');
+    if (project.join_policy === 'closed') throw new Conflict("The Project's member join policy is closed.");
     const existing = await this.store.membershipOf(project.uuid, user);
     if (existing && !REJOINABLE.includes(existing.state) && existing.state !== 'requested') throw new Conflict(`Membership is already ${existing.state}`);
     return this.setMembership(project, user, 'accepted');
@@ -266,7 +269,7 @@ export class Projects {
     if (action === 'leave') {
       if (m.user_uuid !== actor.uuid) throw new Forbidden('Only the member may leave');
       if (m.state !== 'accepted') throw new Conflict(`Cannot leave a membership that is ${m.state}`);
-      if (project.leave_policy === 'closed') throw new Forbidden('This project does not let members leave');
+      if (project.leave_policy === 'closed') throw new Conflict("The Project's member leave policy is closed.");
       next = project.leave_policy === 'auto' ? 'removed' : 'leave_requested';
     } else {
       const rule = MEMBERSHIP_TRANSITIONS[action];

@@ -37,9 +37,12 @@ export class QuotaViews {
     return out;
   }
 
-  /** A user's quotas in the projects they are an active member of (GET /quotas), API-visible resources only. */
+  /**
+   * A user's quotas in the projects they are an accepted member of (GET /quotas), API-visible resources only.
+   * Suspended and terminated projects stay listed, with limits 0, so their remaining usage shows.
+   */
   async ofUser(user: string): Promise<ProjectQuotas> {
-    const projects = await this.projects.chargeableProjects(user);
+    const projects = await this.projects.memberProjects(user, ['active', 'suspended', 'terminated']);
     const visible = (await this.projects.listResources()).filter((r) => r.api_visible).map((r) => r.name);
     return (await this.ofUsers([user], { projects, resources: visible }))[user] ?? {};
   }

@@ -158,10 +158,15 @@ export class ProjectStore {
   }
 
   /** Projects a user may charge: accepted memberships of active projects. */
-  async chargeableProjects(user: string): Promise<string[]> {
+  chargeableProjects(user: string): Promise<string[]> {
+    return this.memberProjects(user, ['active']);
+  }
+
+  /** Projects whose quota a user sees: accepted memberships of projects in the given states. */
+  async memberProjects(user: string, states: ProjectState[]): Promise<string[]> {
     const rows = await this.db.selectFrom('memberships').innerJoin('projects', 'projects.uuid', 'memberships.project_uuid')
       .select(['projects.uuid', 'projects.is_base']).where('memberships.user_uuid', '=', user)
-      .where('memberships.state', 'in', ['accepted', 'leave_requested']).where('projects.state', '=', 'active')
+      .where('memberships.state', 'in', ['accepted', 'leave_requested']).where('projects.state', 'in', states)
       .orderBy('projects.is_base', 'desc').orderBy('projects.created_at').execute();
     return rows.map((r) => r.uuid);
   }
