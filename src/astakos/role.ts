@@ -7,6 +7,7 @@ import { identityApi } from './api/identity.js';
 import { projectApi } from './api/projects.js';
 import { quotaApi } from './api/quotas.js';
 import { accountWebApi } from './api/ui.js';
+import { webloginApi } from './api/weblogin.js';
 import { InProcessIdentityClient } from './logic/directory.js';
 import { InProcessQuotaClient } from './logic/quota-client.js';
 import { ASTAKOS_COMPONENT, openAstakos } from './service.js';
@@ -47,6 +48,7 @@ export const astakosRole: Role = {
           secureCookies: ctx.settings.bool('astakos.secure_cookies'),
           sessionTtlMs: ctx.settings.int('astakos.session_ttl_hours') * 3600_000,
         })), { prefix: '/astakos/ui' });
+        await app.register(scope((a) => webloginApi(a, { accounts: astakos.accounts, sessions: astakos.sessions })), { prefix: '/astakos/weblogin' });
       },
       close: () => astakos.close(),
     };

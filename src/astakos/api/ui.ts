@@ -8,7 +8,9 @@ import { STATE_LABELS } from '../logic/states.js';
 import type { UserRow } from '../store/users.js';
 import { jsonBody, requireJsonType, stringField } from './body.js';
 
-const COOKIE = 'snf_session';
+/** The web session cookie. */
+export const SESSION_COOKIE = 'snf_session';
+const COOKIE = SESSION_COOKIE;
 
 /** Reads one cookie of a request. */
 export function cookieOf(request: FastifyRequest, name: string): string | undefined {
@@ -69,6 +71,8 @@ export async function accountWebApi(app: FastifyInstance, deps: { accounts: Acco
   });
 
   resource(app, '/login', {
+    // The sign-in page the weblogin flow sends people to; it posts JSON and then follows `next`.
+    GET: async (_request, reply) => reply.type('text/html; charset=utf-8').send(LOGIN_PAGE),
     POST: async (request, reply) => {
       const body = jsonBody(request);
       const user = await accounts.login(stringField(body, 'email')!, stringField(body, 'password')!);
@@ -140,5 +144,26 @@ document.getElementById('f').addEventListener('submit', async (e) => {
   const body = res.status === 204 ? null : await res.json().catch(() => null);
   document.getElementById('m').textContent = res.ok ? 'Your password is set; you can log in.'
     : (body && Object.values(body)[0].message) || 'Something went wrong';
+});
+</script>`;
+
+const LOGIN_PAGE = `<!doctype html>
+<meta charset="utf-8"><title>Sign in</title>
+<form id="f"><label>Email <input type="email" id="e" required autocomplete="username"></label>
+<label>Password <input type="password" id="p" required autocomplete="current-password"></label>
+<button>Sign in</button></form><p id="m" role="status"></p>
+<script>
+document.getElementById('f').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const res = await fetch(location.pathname, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: document.getElementById('e').value, password: document.getElementById('p').value }),
+  });
+  const body = await res.json().catch(() => null);
+  if (!res.ok) { document.getElementById('m').textContent = (body && Object.values(body)[0].message) || 'Sign-in failed'; return; }
+  const next = new URLSearchParams(location.search).get('next') || '';
+  // Only paths of this site: never an open redirect.
+  if (next.startsWith('/') && !next.startsWith('//')) location.assign(next);
+  else document.getElementById('m').textContent = 'Signed in as ' + body.email + '.';
 });
 </script>`;
