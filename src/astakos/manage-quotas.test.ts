@@ -13,7 +13,7 @@ for (const db of dbTargets()) {
     const account = () => `${t.url}/astakos/account/v1.0`;
 
     before(async () => {
-      t = await startTestNode({ db });
+      t = await startTestNode({ db, roles: ['astakos'] });
       const made = await withAstakos(t, async (a) => {
         await a.catalog.addComponent('widgets', `${t.url}/widgets`, `${t.url}/widgets/ui`);
         await a.catalog.importServices({ widgets_api: { component: 'widgets', type: 'widgets', endpoints: [{ versionId: 'v1', publicURL: `${t.url}/widgets/v1` }],

@@ -38,7 +38,7 @@ for (const db of dbTargets()) describe(`the quota API on ${db.name}`, () => {
   let t: TestNode;
   let service: string;
   before(async () => {
-    t = await startTestNode({ db });
+    t = await startTestNode({ db, roles: ['astakos'] });
     service = await addWidgets(t);
   });
   after(async () => { await t?.close(); });

@@ -15,7 +15,9 @@ export function resource(app: FastifyInstance, url: string, methods: Partial<Rec
   for (const m of allowed) {
     const spec = methods[m]!;
     const { options, handler } = typeof spec === 'function' ? { options: {}, handler: spec } : spec;
-    app.route({ ...options, method: m, url, handler });
+    // An explicit HEAD handler replaces the one Fastify would derive from GET.
+    const exposeHeadRoute = m === 'GET' && allowed.includes('HEAD') ? { exposeHeadRoute: false } : {};
+    app.route({ ...options, ...exposeHeadRoute, method: m, url, handler });
   }
   const others = ALL.filter((m) => !allowed.includes(m) && !(m === 'HEAD' && allowed.includes('GET')));
   if (others.length) {

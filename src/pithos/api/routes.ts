@@ -1,0 +1,318 @@
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError, BadRequest } from '../../common/errors.js';
+import { userOf } from '../../common/http/auth.js';
+import { resource } from '../../common/http/routes.js';
+import type { QuotaClient } from '../../common/quota.js';
+import type { BlockStore } from '../backends/block-store.js';
+import { readRange } from '../logic/blocks.js';
+import { DISKSPACE, hashesOf, type Objects } from '../logic/objects.js';
+import type { ContainerRow, VersionRow } from '../store/objects.js';
+import { dateHeader, flag, httpDate, intParam, isoMicro, listingFormat, metaFrom, parseRanges, sendMeta, xmlEscape } from './headers.js';
+
+export interface ObjectApiDeps { objects: Objects; blocks: BlockStore; quota: QuotaClient }
+
+type Params = { account: string; container?: string; '*'?: string };
+
+const decode = (s: string) => { try { return decodeURIComponent(s); } catch { throw new BadRequest('Bad path encoding'); } };
+const names = (request: FastifyRequest) => {
+  const p = request.params as Params;
+  return { account: decode(p.account), container: p.container === undefined ? '' : decode(p.container), name: p['*'] === undefined ? '' : decode(p['*']) };
+};
+// Bodies are never buffered: a parsed stream when labelled, else the raw request.
+const bodyStream = (request: FastifyRequest): Readable => (request.body instanceof Readable ? request.body : request.raw);
+
+async function readJson(request: FastifyRequest, limit = 16 * 1024 * 1024): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of bodyStream(request) as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > limit) throw new BadRequest('Body too large');
+    chunks.push(c);
+  }
+  try { return JSON.parse(Buffer.concat(chunks).toString('utf8')); } catch { throw new BadRequest('Invalid JSON body'); }
+}
+
+/** Answers a listing in the asked format; an empty plain listing is 204, as Swift does. */
+function sendListing(request: FastifyRequest, reply: FastifyReply, rows: { name: string; json: Record<string, unknown> }[], root: string) {
+  const format = listingFormat(request);
+  if (format === 'json') return reply.type('application/json; charset=utf-8').send(rows.map((r) => r.json));
+  if (format === 'xml') {
+    const items = rows.map((r) => r.json['subdir'] !== undefined
+      ? `<subdir name="${xmlEscape(String(r.json['subdir']))}"><name>${xmlEscape(String(r.json['subdir']))}</name></subdir>`
+      : `<${root === 'account' ? 'container' : 'object'}>${Object.entries(r.json).map(([k, v]) => `<${k}>${xmlEscape(typeof v === 'object' ? JSON.stringify(v) : String(v))}</${k}>`).join('')}</${root === 'account' ? 'container' : 'object'}>`);
+    return reply.type('application/xml; charset=utf-8').send(`<?xml version="1.0" encoding="UTF-8"?>\n<${root}>${items.join('')}</${root}>`);
+  }
+  if (rows.length === 0) return reply.code(204).send();
+  return reply.type('text/plain; charset=utf-8').send(rows.map((r) => r.name).join('\n') + '\n');
+}
+
+/** Checks If-Modified-Since / If-Unmodified-Since; true when the reply was sent. */
+function timeConditions(request: FastifyRequest, reply: FastifyReply, modified: number): boolean {
+  const since = dateHeader(request, 'if-modified-since');
+  if (since !== undefined && Math.floor(modified / 1000) * 1000 <= since) { void reply.code(304).send(); return true; }
+  const unmodified = dateHeader(request, 'if-unmodified-since');
+  if (unmodified !== undefined && Math.floor(modified / 1000) * 1000 > unmodified) throw new ApiError(412, 'preconditionFailed', 'Precondition failed');
+  return false;
+}
+
+function etagConditions(request: FastifyRequest, reply: FastifyReply, etag: string | undefined): boolean {
+  const list = (h: string | string[] | undefined) => (typeof h === 'string' ? h.split(',').map((x) => x.trim().replace(/^W\//, '').replace(/"/g, '').toLowerCase()) : undefined);
+  const match = list(request.headers['if-match']);
+  if (match && !(etag !== undefined && (match.includes('*') || match.includes(etag)))) throw new ApiError(412, 'preconditionFailed', 'Precondition failed');
+  const none = list(request.headers['if-none-match']);
+  if (none && etag !== undefined && (none.includes('*') || none.includes(etag))) {
+    if (request.method === 'GET' || request.method === 'HEAD') { void reply.code(304).header('ETag', etag).send(); return true; }
+    throw new ApiError(412, 'preconditionFailed', 'Precondition failed');
+  }
+  return false;
+}
+
+function containerHeaders(reply: FastifyReply, c: ContainerRow, objects: Objects): void {
+  reply.header('X-Container-Object-Count', String(c.object_count)).header('X-Container-Bytes-Used', String(c.bytes_used))
+    .header('X-Container-Block-Size', String(objects.policy.blockSize)).header('X-Container-Block-Hash', objects.policy.algorithm)
+    .header('X-Container-Policy-Quota', String(c.quota)).header('X-Container-Policy-Versioning', c.versioning)
+    .header('X-Container-Policy-Project', c.project).header('X-Container-Object-Meta', '')
+    .header('Last-Modified', httpDate(c.modified_at));
+  sendMeta(reply, 'X-Container-Meta-', JSON.parse(c.meta));
+}
+
+function objectHeaders(reply: FastifyReply, v: VersionRow): void {
+  reply.header('ETag', v.checksum || v.hash).header('X-Object-Hash', v.hash).header('X-Object-UUID', v.uuid)
+    .header('X-Object-Version', String(v.serial)).header('X-Object-Version-Timestamp', httpDate(v.mtime))
+    .header('X-Object-Modified-By', v.muser).header('Last-Modified', httpDate(v.mtime)).header('Content-Type', v.content_type);
+  if (v.content_encoding) reply.header('Content-Encoding', v.content_encoding);
+  if (v.content_disposition) reply.header('Content-Disposition', v.content_disposition);
+  sendMeta(reply, 'X-Object-Meta-', JSON.parse(v.meta));
+}
+
+/** The policy headers of a container request. */
+function policyFrom(request: FastifyRequest) {
+  const quota = request.headers['x-container-policy-quota'];
+  const versioning = request.headers['x-container-policy-versioning'];
+  const project = request.headers['x-container-policy-project'];
+  if (quota !== undefined && (typeof quota !== 'string' || !/^\d+$/.test(quota.trim()))) throw new BadRequest('Invalid quota policy');
+  if (versioning !== undefined && versioning !== 'auto' && versioning !== 'none') throw new BadRequest('Invalid versioning policy');
+  return {
+    quota: typeof quota === 'string' ? Number(quota.trim()) : undefined,
+    versioning: versioning as 'auto' | 'none' | undefined,
+    project: typeof project === 'string' ? project.trim() : undefined,
+  };
+}
+
+/** The Swift-compatible object API with Pithos' extensions, under `/pithos/object-store/v1`. */
+export async function objectApi(app: FastifyInstance, deps: ObjectApiDeps): Promise<void> {
+  const { objects, blocks } = deps;
+
+  resource(app, '/', { GET: async (_request, reply) => reply.code(204).send() });
+
+  /** Sets the account's headers; true when a conditional request was answered already. */
+  const accountHeaders = async (request: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
+    const { account } = names(request);
+    const a = await objects.account(userOf(request).uuid, account);
+    const quotas = await deps.quota.userQuotas({ users: [account] });
+    const limit = Object.values(quotas[account] ?? {}).reduce((sum, p) => sum + (p[DISKSPACE]?.limit ?? 0), 0);
+    const modified = Math.max(a.modified, a.modified_at);
+    reply.header('X-Account-Container-Count', String(a.containers)).header('X-Account-Bytes-Used', String(a.bytes))
+      .header('X-Account-Policy-Quota', String(limit)).header('Last-Modified', httpDate(modified));
+    sendMeta(reply, 'X-Account-Meta-', a.meta);
+    for (const [g, members] of Object.entries(a.groups)) reply.header(`X-Account-Group-${g}`, members.join(','));
+    return timeConditions(request, reply, modified);
+  };
+  resource(app, '/:account', {
+    HEAD: async (request, reply) => ((await accountHeaders(request, reply)) ? reply : reply.code(204).send()),
+    GET: async (request, reply) => {
+      if (await accountHeaders(request, reply)) return reply;
+      const { account: name } = names(request);
+      const q = request.query as Record<string, string | undefined>;
+      const rows = await objects.listContainers(userOf(request).uuid, name, { marker: q['marker'], endMarker: q['end_marker'], prefix: q['prefix'], limit: intParam(request, 'limit') });
+      return sendListing(request, reply, rows.map((c) => ({
+        name: c.name,
+        json: { name: c.name, count: c.object_count, bytes: c.bytes_used, last_modified: isoMicro(c.modified_at), x_container_policy: { quota: String(c.quota), versioning: c.versioning, project: c.project } },
+      })), 'account');
+    },
+    POST: async (request, reply) => {
+      const { account: name } = names(request);
+      await objects.setAccountMeta(userOf(request).uuid, name, metaFrom(request, 'x-account-meta-'), flag(request, 'update'));
+      return reply.code(202).send();
+    },
+  });
+
+  resource(app, '/:account/:container', {
+    HEAD: async (request, reply) => {
+      const { account, container } = names(request);
+      const c = await objects.container(userOf(request).uuid, account, container);
+      containerHeaders(reply, c, objects);
+      if (timeConditions(request, reply, c.modified_at)) return reply;
+      return reply.code(204).send();
+    },
+    GET: async (request, reply) => {
+      const { account, container } = names(request);
+      const q = request.query as Record<string, string | undefined>;
+      const { container: c, entries } = await objects.listObjects(userOf(request).uuid, account, container, {
+        prefix: q['prefix'], delimiter: q['delimiter'] || undefined, marker: q['marker'], endMarker: q['end_marker'], limit: intParam(request, 'limit'), path: q['path'],
+      });
+      containerHeaders(reply, c, objects);
+      if (timeConditions(request, reply, c.modified_at)) return reply;
+      return sendListing(request, reply, entries.map((e) => e.kind === 'subdir'
+        ? { name: e.name, json: { subdir: e.name } }
+        : {
+          name: e.version.name,
+          json: {
+            name: e.version.name, bytes: e.version.size, content_type: e.version.content_type, hash: e.version.checksum,
+            last_modified: isoMicro(e.version.mtime), x_object_hash: e.version.hash, x_object_uuid: e.version.uuid,
+            x_object_version: e.version.serial, x_object_version_timestamp: (e.version.mtime / 1000).toFixed(6), x_object_modified_by: e.version.muser,
+          },
+        }), 'container');
+    },
+    PUT: async (request, reply) => {
+      const { account, container } = names(request);
+      const created = await objects.putContainer(userOf(request).uuid, account, container, policyFrom(request), metaFrom(request, 'x-container-meta-'));
+      return reply.code(created ? 201 : 202).send();
+    },
+    POST: async (request, reply) => {
+      const { account, container } = names(request);
+      const user = userOf(request).uuid;
+      const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim();
+      const length = Number(request.headers['content-length'] ?? 0);
+      if (type === 'application/octet-stream' && (length > 0 || request.headers['transfer-encoding'] === 'chunked')) {
+        const hashes = await objects.uploadBlocks(user, account, container, bodyStream(request));
+        const format = listingFormat(request, 'json');
+        if (format === 'xml') return reply.code(202).type('application/xml; charset=utf-8').send(`<?xml version="1.0" encoding="UTF-8"?>\n<items>${hashes.map((h) => `<item>${h}</item>`).join('')}</items>`);
+        if (format === 'text') return reply.code(202).type('text/plain; charset=utf-8').send(hashes.join('\n') + '\n');
+        return reply.code(202).type('application/json; charset=utf-8').send(hashes);
+      }
+      await objects.updateContainer(user, account, container, policyFrom(request), metaFrom(request, 'x-container-meta-'), flag(request, 'update'));
+      return reply.code(202).send();
+    },
+    DELETE: async (request, reply) => {
+      const { account, container } = names(request);
+      await objects.deleteContainer(userOf(request).uuid, account, container);
+      return reply.code(204).send();
+    },
+  });
+
+  const attrsFrom = (request: FastifyRequest) => ({
+    contentType: typeof request.headers['content-type'] === 'string' ? request.headers['content-type'] : 'application/octet-stream',
+    contentEncoding: request.headers['content-encoding'],
+    contentDisposition: typeof request.headers['content-disposition'] === 'string' ? request.headers['content-disposition'] : undefined,
+    etag: typeof request.headers['etag'] === 'string' ? request.headers['etag'] : undefined,
+    meta: metaFrom(request, 'x-object-meta-'),
+  });
+
+  const sourceOf = (request: FastifyRequest, header: string) => {
+    const raw = request.headers[header];
+    if (typeof raw !== 'string') return undefined;
+    const m = /^\/?([^/]+)\/(.+)$/.exec(decode(raw));
+    if (!m) throw new BadRequest(`${header} must be /<container>/<object>`);
+    const account = typeof request.headers['x-source-account'] === 'string' ? request.headers['x-source-account'] : names(request).account;
+    const version = request.headers['x-source-version'];
+    return { account, container: m[1]!, name: m[2]!, version: typeof version === 'string' && /^\d+$/.test(version) ? Number(version) : undefined };
+  };
+
+  const sendObject = async (request: FastifyRequest, reply: FastifyReply, head: boolean) => {
+    const { account, container, name } = names(request);
+    const versionParam = (request.query as Record<string, string | undefined>)['version'];
+    if (versionParam === 'list') {
+      const all = await objects.versions(userOf(request).uuid, account, container, name);
+      return reply.type('application/json; charset=utf-8').send({ versions: all.map((v) => [v.serial, (v.mtime / 1000).toFixed(6)]) });
+    }
+    const version = versionParam !== undefined ? (/^\d+$/.test(versionParam) ? Number(versionParam) : -1) : undefined;
+    const { version: v } = await objects.object(userOf(request).uuid, account, container, name, version);
+    objectHeaders(reply, v);
+    const etag = v.checksum || v.hash;
+    if (etagConditions(request, reply, etag) || timeConditions(request, reply, v.mtime)) return reply;
+    const hashes = hashesOf(v, objects.hexLength);
+    if (flag(request, 'hashmap')) {
+      return reply.type('application/json; charset=utf-8').send({
+        block_size: objects.policy.blockSize, block_hash: objects.policy.algorithm, bytes: v.size,
+        hashes: hashes.length ? hashes : [v.hash],
+      });
+    }
+    if (head) return reply.header('Content-Length', String(v.size)).code(200).send();
+    const ranges = parseRanges(typeof request.headers.range === 'string' ? request.headers.range : undefined, v.size);
+    if (ranges === 'unsatisfiable') {
+      return reply.code(416).header('Content-Range', `bytes */${v.size}`).type('application/json; charset=utf-8')
+        .send({ rangeNotSatisfiable: { code: 416, message: 'Requested range not satisfiable', details: '' } });
+    }
+    const read = (start: number, end: number) => readRange(hashes, v.size, start, end, objects.policy.blockSize, blocks);
+    if (ranges === null) {
+      reply.header('Content-Length', String(v.size));
+      return reply.code(200).send(Readable.from(read(0, v.size - 1)));
+    }
+    if (ranges.length === 1) {
+      const [start, end] = ranges[0]!;
+      reply.header('Content-Range', `bytes ${start}-${end}/${v.size}`).header('Content-Length', String(end - start + 1));
+      return reply.code(206).send(Readable.from(read(start, end)));
+    }
+    const boundary = randomUUID().replace(/-/g, '');
+    async function* parts() {
+      for (const [start, end] of ranges as [number, number][]) {
+        yield Buffer.from(`\r\n--${boundary}\r\nContent-Type: ${v.content_type}\r\nContent-Range: bytes ${start}-${end}/${v.size}\r\n\r\n`);
+        yield* read(start, end);
+      }
+      yield Buffer.from(`\r\n--${boundary}--\r\n`);
+    }
+    return reply.code(206).header('Content-Type', `multipart/byteranges; boundary=${boundary}`).send(Readable.from(parts()));
+  };
+
+  resource(app, '/:account/:container/*', {
+    HEAD: async (request, reply) => sendObject(request, reply, true),
+    GET: async (request, reply) => sendObject(request, reply, false),
+    PUT: async (request, reply) => {
+      const { account, container, name } = names(request);
+      const user = userOf(request).uuid;
+      const copy = sourceOf(request, 'x-copy-from');
+      const move = sourceOf(request, 'x-move-from');
+      if (copy || move) {
+        const attrs = attrsFrom(request);
+        const r = await objects.copyObject(user, (copy ?? move)!, { account, container, name }, {
+          ...(typeof request.headers['content-type'] === 'string' ? { contentType: attrs.contentType } : {}), meta: attrs.meta,
+        }, !!move);
+        return reply.code(201).header('X-Object-Version', String(r.version)).header('ETag', r.hash).send();
+      }
+      if (request.headers['content-length'] === undefined && request.headers['transfer-encoding'] !== 'chunked') {
+        throw new ApiError(411, 'lengthRequired', 'Missing Content-Length header');
+      }
+      if (flag(request, 'hashmap')) {
+        const body = await readJson(request) as { bytes?: unknown; hashes?: unknown };
+        if (!body || typeof body !== 'object' || !Array.isArray(body.hashes) || typeof body.bytes !== 'number') throw new BadRequest('Hashmap body must be {"bytes": N, "hashes": [...]}');
+        const r = await objects.putObjectHashmap(user, account, container, name, body.bytes, body.hashes as string[], { ...attrsFrom(request), etag: undefined });
+        if (!('hash' in r)) return reply.code(409).type('application/json; charset=utf-8').send(r.missing);
+        return reply.code(201).header('ETag', r.hash).header('X-Object-Version', String(r.version)).send();
+      }
+      const r = await objects.putObjectStream(user, account, container, name, bodyStream(request), attrsFrom(request));
+      const v = await objects.object(user, account, container, name);
+      return reply.code(201).header('ETag', v.version.checksum || r.hash).header('X-Object-Version', String(r.version)).send();
+    },
+    POST: async (request, reply) => {
+      const { account, container, name } = names(request);
+      const attrs = attrsFrom(request);
+      const r = await objects.setObjectMeta(userOf(request).uuid, account, container, name, {
+        meta: attrs.meta, contentEncoding: attrs.contentEncoding, contentDisposition: attrs.contentDisposition,
+        ...(typeof request.headers['content-type'] === 'string' && attrs.contentType !== 'application/octet-stream' ? { contentType: attrs.contentType } : {}),
+      }, flag(request, 'update'));
+      return reply.code(202).header('X-Object-Version', String(r.version)).send();
+    },
+    DELETE: async (request, reply) => {
+      const { account, container, name } = names(request);
+      await objects.deleteObject(userOf(request).uuid, account, container, name);
+      return reply.code(204).send();
+    },
+    COPY: async (request, reply) => {
+      const { account, container, name } = names(request);
+      const dest = request.headers['destination'];
+      if (typeof dest !== 'string') throw new BadRequest('Missing Destination header');
+      const m = /^\/?([^/]+)\/(.+)$/.exec(decode(dest));
+      if (!m) throw new BadRequest('Destination must be /<container>/<object>');
+      const to = { account: typeof request.headers['destination-account'] === 'string' ? request.headers['destination-account'] : account, container: m[1]!, name: m[2]! };
+      const attrs = attrsFrom(request);
+      const r = await objects.copyObject(userOf(request).uuid, { account, container, name }, to, {
+        ...(typeof request.headers['content-type'] === 'string' ? { contentType: attrs.contentType } : {}), meta: attrs.meta,
+      }, false);
+      return reply.code(201).header('X-Object-Version', String(r.version)).send();
+    },
+  });
+
+}

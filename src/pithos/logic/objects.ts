@@ -1,0 +1,313 @@
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { ApiError, BadRequest, Conflict, Forbidden, NotFound } from '../../common/errors.js';
+import type { Logger } from '../../common/log.js';
+import { chargeProvisions, type QuotaClient } from '../../common/quota.js';
+import type { BlockStore } from '../backends/block-store.js';
+import { CURRENT, HISTORY, type ContainerRow, type ObjectStore, type VersionRow } from '../store/objects.js';
+import { md5Of, storeStream } from './blocks.js';
+import { isBlockHash, merkleRoot, type BlockPolicy } from './hashmap.js';
+
+export const DISKSPACE = 'pithos.diskspace';
+
+/** Attributes of an object version besides its bytes. */
+export interface ObjectAttributes {
+  contentType: string;
+  /** MD5 of the bytes, hex (the ETag Swift clients check). */
+  checksum?: string | undefined;
+  /** The MD5 the client says it sent; a mismatch refuses the write. */
+  etag?: string | undefined;
+  contentEncoding?: string | undefined;
+  contentDisposition?: string | undefined;
+  meta: Record<string, string>;
+}
+
+export interface ContainerPolicy { versioning?: 'auto' | 'none' | undefined; quota?: number | undefined; project?: string | undefined }
+
+/** Splits a hashmap column into block hashes. */
+export function hashesOf(v: Pick<VersionRow, 'hashmap'>, hexLength: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < v.hashmap.length; i += hexLength) out.push(v.hashmap.slice(i, i + hexLength));
+  return out;
+}
+
+/**
+ * Object storage logic: accounts, containers, and versions of objects made of content-addressed
+ * blocks. Every write charges `pithos.diskspace` through a commission that is accepted only after
+ * the version is committed; the commission's serial is recorded with the version in the same
+ * transaction, so reconciliation can tell a committed write from a lost one.
+ */
+export class Objects {
+  readonly hexLength: number;
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly blocks: BlockStore,
+    private readonly quota: QuotaClient,
+    readonly policy: BlockPolicy,
+    private readonly opts: { defaultVersioning: 'auto' | 'none'; maxObjectSize: number; listLimit: number },
+    private readonly log: Logger,
+  ) {
+    this.hexLength = merkleRoot([], policy.algorithm).length;
+  }
+
+  /** Only the owner may use an account (sharing arrives with its own rules). */
+  private own(user: string, account: string): void {
+    if (user !== account) throw new Forbidden('Not allowed');
+  }
+
+  async account(user: string, account: string) {
+    this.own(user, account);
+    await this.store.ensureAccount(account, Date.now());
+    const row = (await this.store.findAccount(account))!;
+    const totals = await this.store.accountTotals(account);
+    return { ...row, meta: JSON.parse(row.meta) as Record<string, string>, groups: JSON.parse(row.groups) as Record<string, string[]>, ...totals };
+  }
+
+  async setAccountMeta(user: string, account: string, meta: Record<string, string>, update: boolean): Promise<void> {
+    const current = await this.account(user, account);
+    await this.store.updateAccount(account, { meta: JSON.stringify(mergeMeta(current.meta, meta, update)), modified_at: Date.now() });
+  }
+
+  async listContainers(user: string, account: string, opts: { marker?: string | undefined; endMarker?: string | undefined; prefix?: string | undefined; limit?: number | undefined }) {
+    this.own(user, account);
+    return this.store.listContainers(account, { ...opts, limit: this.limit(opts.limit) });
+  }
+
+  async container(user: string, account: string, name: string): Promise<ContainerRow> {
+    this.own(user, account);
+    const c = await this.store.findContainer(account, name);
+    if (!c) throw new NotFound('Container does not exist');
+    return c;
+  }
+
+  /** Creates a container (true) or updates an existing one's policy and metadata (false). */
+  async putContainer(user: string, account: string, name: string, policy: ContainerPolicy, meta: Record<string, string>): Promise<boolean> {
+    this.own(user, account);
+    validName(name, 256, 'Container');
+    const now = Date.now();
+    await this.store.ensureAccount(account, now);
+    const existing = await this.store.findContainer(account, name);
+    if (existing) {
+      await this.store.updateContainer(existing.id, {
+        ...policyChanges(policy), meta: JSON.stringify(mergeMeta(JSON.parse(existing.meta), meta, true)), modified_at: now,
+      });
+      return false;
+    }
+    try {
+      await this.store.insertContainer({
+        account, name, meta: JSON.stringify(meta), versioning: policy.versioning ?? this.opts.defaultVersioning, quota: policy.quota ?? 0,
+        project: policy.project ?? account, created_at: now, modified_at: now, object_count: 0, bytes_used: 0,
+      });
+    } catch (err) {
+      if (await this.store.findContainer(account, name)) return false;
+      throw err;
+    }
+    return true;
+  }
+
+  async updateContainer(user: string, account: string, name: string, policy: ContainerPolicy, meta: Record<string, string>, update: boolean): Promise<void> {
+    const c = await this.container(user, account, name);
+    await this.store.updateContainer(c.id, { ...policyChanges(policy), meta: JSON.stringify(mergeMeta(JSON.parse(c.meta), meta, update)), modified_at: Date.now() });
+  }
+
+  async deleteContainer(user: string, account: string, name: string): Promise<void> {
+    const c = await this.container(user, account, name);
+    if (c.object_count > 0) throw new Conflict('Container is not empty');
+    await this.store.deleteContainer(c.id);
+  }
+
+  /** Objects of a container in name order, with Swift's prefix/delimiter folding into `subdir` entries. */
+  async listObjects(user: string, account: string, container: string, opts: { prefix?: string | undefined; delimiter?: string | undefined; marker?: string | undefined; endMarker?: string | undefined; limit?: number | undefined; path?: string | undefined }) {
+    const c = await this.container(user, account, container);
+    const limit = this.limit(opts.limit);
+    let prefix = (opts.path !== undefined ? opts.path : opts.prefix ?? '').replace(/^\/+/, '');
+    const delimiter = opts.path !== undefined ? '/' : opts.delimiter;
+    if (prefix && delimiter && !prefix.endsWith(delimiter)) prefix += delimiter;
+    const out: ({ kind: 'object'; version: VersionRow } | { kind: 'subdir'; name: string })[] = [];
+    let after = opts.marker;
+    while (out.length < limit) {
+      const rows = await this.store.listCurrent(c.id, { after, from: prefix || undefined, to: prefix ? `${prefix}\uffff` : opts.endMarker, limit: limit - out.length });
+      if (rows.length === 0) break;
+      for (const v of rows) {
+        if (opts.endMarker && v.name >= opts.endMarker) return { container: c, entries: out };
+        after = v.name;
+        const rest = v.name.slice(prefix.length);
+        const cut = delimiter ? rest.indexOf(delimiter) : -1;
+        if (delimiter && cut >= 0 && cut + delimiter.length < rest.length) {
+          if (opts.path !== undefined) continue;
+          const subdir = prefix + rest.slice(0, cut + delimiter.length);
+          out.push({ kind: 'subdir', name: subdir });
+          // Jump past every name under this subdir in one step.
+          after = `${subdir}\uffff`;
+          break;
+        }
+        out.push({ kind: 'object', version: v });
+        if (out.length >= limit) break;
+      }
+      if (rows.length < limit && after === rows.at(-1)?.name) break;
+    }
+    return { container: c, entries: out };
+  }
+
+  /** The current version of an object, or a given one. */
+  async object(user: string, account: string, container: string, name: string, version?: number): Promise<{ container: ContainerRow; version: VersionRow }> {
+    const c = await this.container(user, account, container);
+    const v = version === undefined ? await this.store.current(c.id, name) : await this.store.version(c.id, name, version);
+    if (!v || v.cluster === 2) throw new NotFound('Object does not exist');
+    return { container: c, version: v };
+  }
+
+  async versions(user: string, account: string, container: string, name: string): Promise<VersionRow[]> {
+    const c = await this.container(user, account, container);
+    const all = await this.store.versionsOf(c.id, name);
+    if (all.length === 0) throw new NotFound('Object does not exist');
+    return all;
+  }
+
+  /** Writes an object from a byte stream: blocks first, then the version, then the charge is accepted. */
+  async putObjectStream(user: string, account: string, container: string, name: string, body: Readable, attrs: ObjectAttributes) {
+    const c = await this.container(user, account, container);
+    validName(name, 1024, 'Object');
+    const { hashes, size, md5 } = await storeStream(body, this.policy, this.blocks, this.opts.maxObjectSize);
+    if (attrs.etag && attrs.etag.replace(/"/g, '').toLowerCase() !== md5) throw new ApiError(422, 'unprocessableEntity', 'Object ETag does not match');
+    return this.commitVersion(user, c, name, hashes, size, { ...attrs, checksum: md5 });
+  }
+
+  /** Writes an object from a hashmap; answers with the hashes the block store lacks instead, if any. */
+  async putObjectHashmap(user: string, account: string, container: string, name: string, size: number, hashes: string[], attrs: ObjectAttributes) {
+    const c = await this.container(user, account, container);
+    validName(name, 1024, 'Object');
+    if (!Number.isSafeInteger(size) || size < 0) throw new BadRequest('Invalid "bytes"');
+    if (!hashes.every((h) => isBlockHash(h, this.policy.algorithm))) throw new BadRequest('Invalid hash in hashmap');
+    const expected = Math.ceil(size / this.policy.blockSize);
+    const empty = merkleRoot([], this.policy.algorithm);
+    const blocksOnly = size === 0 ? hashes.filter((h) => h !== empty) : hashes;
+    if (blocksOnly.length !== expected) throw new BadRequest(`A hashmap of ${size} bytes has ${expected} blocks, not ${hashes.length}`);
+    const missing = [...new Set(await this.blocks.missing([...new Set(blocksOnly)]))];
+    if (missing.length) return { missing };
+    const md5 = await md5Of(blocksOnly, size, this.policy.blockSize, this.blocks);
+    return { missing: [], ...(await this.commitVersion(user, c, name, blocksOnly, size, { ...attrs, checksum: md5 })) };
+  }
+
+  /** Stores uploaded bytes as blocks (POST to a container with application/octet-stream); returns their hashes. */
+  async uploadBlocks(user: string, account: string, container: string, body: Readable): Promise<string[]> {
+    await this.container(user, account, container);
+    return (await storeStream(body, this.policy, this.blocks, this.opts.maxObjectSize)).hashes;
+  }
+
+  /** Copies (or moves) an object's current version to another name, blocks shared. */
+  async copyObject(user: string, from: { account: string; container: string; name: string; version?: number | undefined }, to: { account: string; container: string; name: string }, attrs: Partial<ObjectAttributes> & { meta?: Record<string, string> }, move: boolean) {
+    const src = await this.object(user, from.account, from.container, from.name, from.version);
+    const dst = await this.container(user, to.account, to.container);
+    validName(to.name, 1024, 'Object');
+    const merged: ObjectAttributes = {
+      contentType: attrs.contentType ?? src.version.content_type,
+      checksum: src.version.checksum,
+      contentEncoding: attrs.contentEncoding ?? src.version.content_encoding,
+      contentDisposition: attrs.contentDisposition ?? src.version.content_disposition,
+      meta: mergeMeta(JSON.parse(src.version.meta), attrs.meta ?? {}, true),
+    };
+    const sameObject = src.container.id === dst.id && from.name === to.name;
+    const result = await this.commitVersion(user, dst, to.name, hashesOf(src.version, this.hexLength), src.version.size, merged, move || sameObject ? src.version.uuid : undefined);
+    if (move && !sameObject) await this.deleteObject(user, from.account, from.container, from.name);
+    return result;
+  }
+
+  async setObjectMeta(user: string, account: string, container: string, name: string, attrs: Partial<ObjectAttributes>, update: boolean) {
+    const { container: c, version: v } = await this.object(user, account, container, name);
+    const meta = mergeMeta(JSON.parse(v.meta), attrs.meta ?? {}, update);
+    return this.commitVersion(user, c, name, hashesOf(v, this.hexLength), v.size, {
+      contentType: attrs.contentType ?? v.content_type, checksum: v.checksum, contentEncoding: attrs.contentEncoding ?? v.content_encoding,
+      contentDisposition: attrs.contentDisposition ?? v.content_disposition, meta,
+    }, v.uuid);
+  }
+
+  /** Deletes an object: its current version becomes history (or goes), and its bytes stop counting. */
+  async deleteObject(user: string, account: string, container: string, name: string): Promise<void> {
+    const { container: c, version: v } = await this.object(user, account, container, name);
+    await this.charged(c, -v.size, `${account}/${container}/${name}`, async (s, serial) => {
+      const now = Date.now();
+      if (c.versioning === 'none') await s.deleteVersion(v.serial); else await s.setCluster(v.serial, HISTORY);
+      await s.addToContainer(c.id, -1, -v.size, now);
+      if (serial !== undefined) await s.recordCommission(serial, now);
+    });
+  }
+
+  private async commitVersion(user: string, c: ContainerRow, name: string, hashes: string[], size: number, attrs: ObjectAttributes, keepUuid?: string) {
+    const previous = await this.store.current(c.id, name);
+    const delta = size - (previous?.size ?? 0);
+    if (c.quota > 0 && c.bytes_used + delta > c.quota) throw new QuotaExceeded(`Container quota exceeded: ${c.bytes_used + delta} > ${c.quota} bytes`);
+    const hash = merkleRoot(hashes.length ? hashes : [], this.policy.algorithm);
+    const uuid = keepUuid ?? previous?.uuid ?? randomUUID();
+    const serial = await this.charged(c, delta, `${c.account}/${c.name}/${name}`, async (s, commission) => {
+      const now = Date.now();
+      const old = await s.current(c.id, name);
+      if (old) {
+        if (c.versioning === 'none') await s.deleteVersion(old.serial); else await s.setCluster(old.serial, HISTORY);
+      }
+      const created = await s.insertVersion({
+        container_id: c.id, name, cluster: CURRENT, size, hash, hashmap: hashes.join(''), checksum: attrs.checksum ?? '', content_type: attrs.contentType,
+        content_encoding: attrs.contentEncoding ?? '', content_disposition: attrs.contentDisposition ?? '', uuid, mtime: now, muser: user,
+        meta: JSON.stringify(attrs.meta),
+      });
+      await s.addToContainer(c.id, old ? 0 : 1, size - (old?.size ?? 0), now);
+      if (commission !== undefined) await s.recordCommission(commission, now);
+      return created;
+    });
+    return { hash, version: serial, uuid };
+  }
+
+  /**
+   * Runs a database change charged with `delta` bytes: the commission is issued first (refused
+   * over quota with nothing done), recorded within the change, and accepted once it is committed.
+   */
+  private async charged<T>(c: ContainerRow, delta: number, name: string, change: (s: ObjectStore, serial: number | undefined) => Promise<T>): Promise<T> {
+    if (delta === 0) return this.store.transaction((s) => change(s, undefined));
+    const serial = await this.quota.issueCommission({ provisions: chargeProvisions(c.account, c.project, DISKSPACE, delta), name, force: delta < 0 });
+    let result: T;
+    try {
+      result = await this.store.transaction((s) => change(s, serial));
+    } catch (err) {
+      await this.quota.rejectCommission(serial).catch((e) => this.log.warn({ serial, err: (e as Error).message }, 'commission left for reconciliation'));
+      throw err;
+    }
+    await this.quota.acceptCommission(serial).catch((e) => this.log.warn({ serial, err: (e as Error).message }, 'commission left for reconciliation'));
+    return result;
+  }
+
+  /** Decides a pending commission of this service: accepted if its change was committed. */
+  async committed(serial: number): Promise<boolean> {
+    return this.store.hasCommission(serial);
+  }
+
+  private limit(asked: number | undefined): number {
+    return asked === undefined || !Number.isSafeInteger(asked) || asked <= 0 ? this.opts.listLimit : Math.min(asked, this.opts.listLimit);
+  }
+}
+
+/** A container-policy refusal (413), as Pithos answers a write over the container's quota. */
+export class QuotaExceeded extends ApiError {
+  constructor(message: string) { super(413, 'requestEntityTooLarge', message); }
+}
+
+function validName(name: string, max: number, what: string): void {
+  if (!name || name.length > max) throw new BadRequest(`${what} name must be 1 to ${max} characters`);
+}
+
+function policyChanges(p: ContainerPolicy) {
+  return {
+    ...(p.versioning !== undefined ? { versioning: p.versioning } : {}),
+    ...(p.quota !== undefined ? { quota: p.quota } : {}),
+    ...(p.project !== undefined ? { project: p.project } : {}),
+  };
+}
+
+/** New metadata: replacing (all given) or updating (merged; an empty value removes a key). */
+export function mergeMeta(current: Record<string, string>, given: Record<string, string>, update: boolean): Record<string, string> {
+  const base = update ? { ...current } : {};
+  for (const [k, v] of Object.entries(given)) {
+    if (v === '') delete base[k]; else base[k] = v;
+  }
+  return base;
+}

@@ -1,0 +1,39 @@
+import { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { ConfigError } from '../common/errors.js';
+import { requireUser } from '../common/http/auth.js';
+import { useOpenStackFaults } from '../common/http/faults.js';
+import type { Role } from '../node/role.js';
+import { objectApi } from './api/routes.js';
+import { PITHOS_COMPONENT } from './component.js';
+import { openPithos } from './service.js';
+import { pithosSettings } from './settings.js';
+
+/** The object storage role (Pithos): Swift API over content-addressed blocks. */
+export const pithosRole: Role = {
+  name: 'pithos',
+  settings: [pithosSettings],
+  after: ['astakos'],
+  async start(ctx) {
+    const identity = ctx.clients.identity;
+    const quotaFor = ctx.clients.quota;
+    if (!identity || !quotaFor) throw new ConfigError('the pithos role needs the astakos role in the same node (split deployment of pithos is not supported yet)');
+    const quota = quotaFor(PITHOS_COMPONENT.name);
+    const pithos = await openPithos({ settings: ctx.settings, dataDir: ctx.dataDir, log: ctx.log, quota });
+    return {
+      component: PITHOS_COMPONENT,
+      async routes(app: FastifyInstance) {
+        if (!app.supportedMethods.includes('COPY')) app.addHttpMethod('COPY');
+        await app.register(async (scope) => {
+          useOpenStackFaults(scope);
+          scope.removeAllContentTypeParsers();
+          // Object bodies stream straight into the block store: never parsed, never buffered whole.
+          scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload as Readable));
+          scope.addHook('preHandler', requireUser(identity));
+          await objectApi(scope, { objects: pithos.objects, blocks: pithos.blocks, quota });
+        }, { prefix: '/pithos/object-store/v1' });
+      },
+      close: () => pithos.close(),
+    };
+  },
+};

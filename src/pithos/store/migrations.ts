@@ -1,0 +1,58 @@
+import { sql, type Kysely, type Migration } from 'kysely';
+import type { Dialect } from '../../common/db.js';
+
+/** The object storage schema history; never edit a shipped migration, add one. */
+export function pithosMigrations(dialect: Dialect): Record<string, Migration> {
+  const serial = (db: Kysely<any>, table: string, column: string) =>
+    db.schema.createTable(table).addColumn(column, dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+      dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement());
+  return {
+    '0001_objects': {
+      async up(db: Kysely<any>) {
+        await db.schema.createTable('accounts')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('meta', 'text', (c) => c.notNull().defaultTo('{}'))
+          .addColumn('groups', 'text', (c) => c.notNull().defaultTo('{}'))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('modified_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await serial(db, 'containers', 'id')
+          .addColumn('account', 'text', (c) => c.notNull().references('accounts.name'))
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('meta', 'text', (c) => c.notNull().defaultTo('{}'))
+          .addColumn('versioning', 'text', (c) => c.notNull())
+          .addColumn('quota', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('project', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('modified_at', 'bigint', (c) => c.notNull())
+          .addColumn('object_count', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('bytes_used', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addUniqueConstraint('containers_account_name', ['account', 'name'])
+          .execute();
+        await serial(db, 'versions', 'serial')
+          .addColumn('container_id', 'bigint', (c) => c.notNull().references('containers.id').onDelete('cascade'))
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('cluster', 'integer', (c) => c.notNull())
+          .addColumn('size', 'bigint', (c) => c.notNull())
+          .addColumn('hash', 'text', (c) => c.notNull())
+          .addColumn('hashmap', 'text', (c) => c.notNull())
+          .addColumn('checksum', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('content_type', 'text', (c) => c.notNull())
+          .addColumn('content_encoding', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('content_disposition', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('uuid', 'text', (c) => c.notNull())
+          .addColumn('mtime', 'bigint', (c) => c.notNull())
+          .addColumn('muser', 'text', (c) => c.notNull())
+          .addColumn('meta', 'text', (c) => c.notNull().defaultTo('{}'))
+          .execute();
+        // Listing walks this index in name order; the partial unique index keeps one current version per name.
+        await db.schema.createIndex('versions_listing').on('versions').columns(['container_id', 'cluster', 'name']).execute();
+        await sql`CREATE UNIQUE INDEX versions_current ON versions (container_id, name) WHERE cluster = 0`.execute(db);
+        await db.schema.createTable('commission_serials')
+          .addColumn('serial', 'bigint', (c) => c.primaryKey())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
+import type { ContainersTable, PithosDB, VersionsTable } from './schema.js';
+
+export type ContainerRow = Selectable<ContainersTable>;
+export type VersionRow = Selectable<VersionsTable>;
+
+export const CURRENT = 0;
+export const HISTORY = 1;
+
+/** SQL of object storage: accounts, containers, object versions. */
+export class ObjectStore {
+  constructor(private readonly db: Kysely<PithosDB>) {}
+
+  transaction<T>(f: (s: ObjectStore) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute((trx) => f(new ObjectStore(trx)));
+  }
+
+  async ensureAccount(name: string, now: number): Promise<void> {
+    await this.db.insertInto('accounts').values({ name, meta: '{}', groups: '{}', created_at: now, modified_at: now })
+      .onConflict((oc) => oc.column('name').doNothing()).execute();
+  }
+
+  findAccount(name: string) {
+    return this.db.selectFrom('accounts').selectAll().where('name', '=', name).executeTakeFirst();
+  }
+
+  async updateAccount(name: string, changes: { meta?: string; groups?: string; modified_at: number }): Promise<void> {
+    await this.db.updateTable('accounts').set(changes).where('name', '=', name).execute();
+  }
+
+  accountTotals(account: string) {
+    return this.db.selectFrom('containers').where('account', '=', account)
+      .select(({ fn }) => [fn.countAll<number>().as('containers'), fn.sum<number>('bytes_used').as('bytes'), fn.max('modified_at').as('modified')])
+      .executeTakeFirstOrThrow()
+      .then((r) => ({ containers: Number(r.containers), bytes: Number(r.bytes ?? 0), modified: Number(r.modified ?? 0) }));
+  }
+
+  findContainer(account: string, name: string): Promise<ContainerRow | undefined> {
+    return this.db.selectFrom('containers').selectAll().where('account', '=', account).where('name', '=', name).executeTakeFirst();
+  }
+
+  listContainers(account: string, opts: { marker?: string | undefined; endMarker?: string | undefined; prefix?: string | undefined; limit: number }): Promise<ContainerRow[]> {
+    let q = this.db.selectFrom('containers').selectAll().where('account', '=', account);
+    if (opts.marker) q = q.where('name', '>', opts.marker);
+    if (opts.endMarker) q = q.where('name', '<', opts.endMarker);
+    if (opts.prefix) q = q.where('name', '>=', opts.prefix).where('name', '<', `${opts.prefix}\uffff`);
+    return q.orderBy('name').limit(opts.limit).execute();
+  }
+
+  async insertContainer(row: Insertable<ContainersTable>): Promise<void> {
+    await this.db.insertInto('containers').values(row).execute();
+  }
+
+  async updateContainer(id: number, changes: Updateable<ContainersTable>): Promise<void> {
+    await this.db.updateTable('containers').set(changes).where('id', '=', id).execute();
+  }
+
+  /** Adds to a container's object count and bytes (negative to remove). */
+  async addToContainer(id: number, objects: number, bytes: number, now: number): Promise<void> {
+    await this.db.updateTable('containers').set((eb) => ({
+      object_count: eb('object_count', '+', objects), bytes_used: eb('bytes_used', '+', bytes), modified_at: now,
+    })).where('id', '=', id).execute();
+  }
+
+  async deleteContainer(id: number): Promise<void> {
+    await this.db.deleteFrom('versions').where('container_id', '=', id).execute();
+    await this.db.deleteFrom('containers').where('id', '=', id).execute();
+  }
+
+  current(containerId: number, name: string): Promise<VersionRow | undefined> {
+    return this.db.selectFrom('versions').selectAll().where('container_id', '=', containerId).where('cluster', '=', CURRENT).where('name', '=', name).executeTakeFirst();
+  }
+
+  version(containerId: number, name: string, serial: number): Promise<VersionRow | undefined> {
+    return this.db.selectFrom('versions').selectAll().where('container_id', '=', containerId).where('name', '=', name).where('serial', '=', serial).executeTakeFirst();
+  }
+
+  versionsOf(containerId: number, name: string): Promise<VersionRow[]> {
+    return this.db.selectFrom('versions').selectAll().where('container_id', '=', containerId).where('name', '=', name).where('cluster', '!=', 2).orderBy('serial').execute();
+  }
+
+  /** Current objects in name order after `marker` within `[from, to)`. */
+  listCurrent(containerId: number, opts: { after?: string | undefined; from?: string | undefined; to?: string | undefined; limit: number }): Promise<VersionRow[]> {
+    let q = this.db.selectFrom('versions').selectAll().where('container_id', '=', containerId).where('cluster', '=', CURRENT);
+    if (opts.after !== undefined) q = q.where('name', '>', opts.after);
+    if (opts.from !== undefined) q = q.where('name', '>=', opts.from);
+    if (opts.to !== undefined) q = q.where('name', '<', opts.to);
+    return q.orderBy('name').limit(opts.limit).execute();
+  }
+
+  async insertVersion(row: Insertable<VersionsTable>): Promise<number> {
+    const r = await this.db.insertInto('versions').values(row).returning('serial').executeTakeFirstOrThrow();
+    return Number(r.serial);
+  }
+
+  async setCluster(serial: number, cluster: number): Promise<void> {
+    await this.db.updateTable('versions').set({ cluster }).where('serial', '=', serial).execute();
+  }
+
+  async deleteVersion(serial: number): Promise<void> {
+    await this.db.deleteFrom('versions').where('serial', '=', serial).execute();
+  }
+
+  async recordCommission(serial: number, now: number): Promise<void> {
+    await this.db.insertInto('commission_serials').values({ serial, created_at: now }).execute();
+  }
+
+  async hasCommission(serial: number): Promise<boolean> {
+    return !!(await this.db.selectFrom('commission_serials').select('serial').where('serial', '=', serial).executeTakeFirst());
+  }
+
+  /** Every block hash some version references, for garbage collection. */
+  async *referencedHashmaps(): AsyncIterable<string> {
+    let after = 0;
+    for (;;) {
+      const rows = await this.db.selectFrom('versions').select(['serial', 'hashmap']).where('serial', '>', after).orderBy('serial').limit(1000).execute();
+      if (rows.length === 0) return;
+      for (const r of rows) yield r.hashmap;
+      after = Number(rows.at(-1)!.serial);
+    }
+  }
+}

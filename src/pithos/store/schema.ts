@@ -1,0 +1,51 @@
+import type { Generated } from 'kysely';
+
+export interface AccountsTable { name: string; meta: string; groups: string; created_at: number; modified_at: number }
+
+export interface ContainersTable {
+  id: Generated<number>;
+  account: string;
+  name: string;
+  meta: string;
+  versioning: 'auto' | 'none';
+  /** Bytes; 0 for no container limit. */
+  quota: number;
+  /** The project its usage is charged to. */
+  project: string;
+  created_at: number;
+  modified_at: number;
+  object_count: number;
+  bytes_used: number;
+}
+
+/** Object versions: cluster 0 is the current one of a name, 1 history, 2 delete markers. */
+export interface VersionsTable {
+  serial: Generated<number>;
+  container_id: number;
+  name: string;
+  cluster: number;
+  size: number;
+  /** Merkle root of the block hashes (hex). */
+  hash: string;
+  /** Block hashes, hex, concatenated. */
+  hashmap: string;
+  /** MD5 of the bytes, hex. */
+  checksum: string;
+  content_type: string;
+  content_encoding: string;
+  content_disposition: string;
+  uuid: string;
+  mtime: number;
+  muser: string;
+  meta: string;
+}
+
+/** Commissions whose work this service committed: reconciliation accepts these and rejects the rest. */
+export interface CommissionSerialsTable { serial: number; created_at: number }
+
+export interface PithosDB {
+  accounts: AccountsTable;
+  containers: ContainersTable;
+  versions: VersionsTable;
+  commission_serials: CommissionSerialsTable;
+}
