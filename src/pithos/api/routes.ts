@@ -6,7 +6,7 @@ import { userOf } from '../../common/http/auth.js';
 import { resource } from '../../common/http/routes.js';
 import type { QuotaClient } from '../../common/quota.js';
 import type { BlockStore } from '../backends/block-store.js';
-import { readRange } from '../logic/blocks.js';
+import { readExtents, type Extent } from '../logic/blocks.js';
 import { DISKSPACE, hashesOf, type Objects } from '../logic/objects.js';
 import type { ContainerRow, VersionRow } from '../store/objects.js';
 import { dateHeader, flag, httpDate, intParam, isoMicro, listingFormat, metaFrom, parseRanges, sendMeta, xmlEscape } from './headers.js';
@@ -84,6 +84,7 @@ function objectHeaders(reply: FastifyReply, v: VersionRow): void {
     .header('X-Object-Modified-By', v.muser).header('Last-Modified', httpDate(v.mtime)).header('Content-Type', v.content_type);
   if (v.content_encoding) reply.header('Content-Encoding', v.content_encoding);
   if (v.content_disposition) reply.header('Content-Disposition', v.content_disposition);
+  if (v.manifest) reply.header('X-Object-Manifest', v.manifest);
   sendMeta(reply, 'X-Object-Meta-', JSON.parse(v.meta));
 }
 
@@ -198,6 +199,7 @@ export async function objectApi(app: FastifyInstance, deps: ObjectApiDeps): Prom
     contentEncoding: request.headers['content-encoding'],
     contentDisposition: typeof request.headers['content-disposition'] === 'string' ? request.headers['content-disposition'] : undefined,
     etag: typeof request.headers['etag'] === 'string' ? request.headers['etag'] : undefined,
+    manifest: typeof request.headers['x-object-manifest'] === 'string' ? decode(request.headers['x-object-manifest']).replace(/^\/+/, '') : undefined,
     meta: metaFrom(request, 'x-object-meta-'),
   });
 
@@ -230,26 +232,31 @@ export async function objectApi(app: FastifyInstance, deps: ObjectApiDeps): Prom
         hashes: hashes.length ? hashes : [v.hash],
       });
     }
-    if (head) return reply.header('Content-Length', String(v.size)).code(200).send();
-    const ranges = parseRanges(typeof request.headers.range === 'string' ? request.headers.range : undefined, v.size);
+    // A large object's bytes are its parts', laid end to end.
+    const extents: Extent[] = v.manifest
+      ? (await objects.manifestParts(userOf(request).uuid, account, v.manifest)).map((p) => ({ hashes: hashesOf(p, objects.hexLength), size: p.size }))
+      : [{ hashes, size: v.size }];
+    const size = extents.reduce((sum, e) => sum + e.size, 0);
+    if (head) return reply.header('Content-Length', String(size)).code(200).send();
+    const ranges = parseRanges(typeof request.headers.range === 'string' ? request.headers.range : undefined, size);
     if (ranges === 'unsatisfiable') {
-      return reply.code(416).header('Content-Range', `bytes */${v.size}`).type('application/json; charset=utf-8')
+      return reply.code(416).header('Content-Range', `bytes */${size}`).type('application/json; charset=utf-8')
         .send({ rangeNotSatisfiable: { code: 416, message: 'Requested range not satisfiable', details: '' } });
     }
-    const read = (start: number, end: number) => readRange(hashes, v.size, start, end, objects.policy.blockSize, blocks);
+    const read = (start: number, end: number) => readExtents(extents, start, end, objects.policy.blockSize, blocks);
     if (ranges === null) {
-      reply.header('Content-Length', String(v.size));
-      return reply.code(200).send(Readable.from(read(0, v.size - 1)));
+      reply.header('Content-Length', String(size));
+      return reply.code(200).send(Readable.from(read(0, size - 1)));
     }
     if (ranges.length === 1) {
       const [start, end] = ranges[0]!;
-      reply.header('Content-Range', `bytes ${start}-${end}/${v.size}`).header('Content-Length', String(end - start + 1));
+      reply.header('Content-Range', `bytes ${start}-${end}/${size}`).header('Content-Length', String(end - start + 1));
       return reply.code(206).send(Readable.from(read(start, end)));
     }
     const boundary = randomUUID().replace(/-/g, '');
     async function* parts() {
       for (const [start, end] of ranges as [number, number][]) {
-        yield Buffer.from(`\r\n--${boundary}\r\nContent-Type: ${v.content_type}\r\nContent-Range: bytes ${start}-${end}/${v.size}\r\n\r\n`);
+        yield Buffer.from(`\r\n--${boundary}\r\nContent-Type: ${v.content_type}\r\nContent-Range: bytes ${start}-${end}/${size}\r\n\r\n`);
         yield* read(start, end);
       }
       yield Buffer.from(`\r\n--${boundary}--\r\n`);

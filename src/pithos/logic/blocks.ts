@@ -96,3 +96,18 @@ export async function* readRange(hashes: string[], size: number, start: number, 
     yield block.subarray(from, to);
   }
 }
+
+/** A run of blocks making up some bytes: one object, or one part of a large object. */
+export interface Extent { hashes: string[]; size: number }
+
+/** The bytes `[start, end]` of extents laid end to end (a large object's parts), read part by part. */
+export async function* readExtents(extents: Extent[], start: number, end: number, blockSize: number, blocks: BlockStore): AsyncGenerator<Buffer> {
+  let offset = 0;
+  for (const e of extents) {
+    const from = Math.max(start, offset);
+    const to = Math.min(end, offset + e.size - 1);
+    if (from <= to) yield* readRange(e.hashes, e.size, from - offset, to - offset, blockSize, blocks);
+    offset += e.size;
+    if (offset > end) return;
+  }
+}

@@ -19,6 +19,8 @@ export interface ObjectAttributes {
   etag?: string | undefined;
   contentEncoding?: string | undefined;
   contentDisposition?: string | undefined;
+  /** `container/prefix` whose objects, in name order, make up this one (Swift's dynamic large objects). */
+  manifest?: string | undefined;
   meta: Record<string, string>;
 }
 
@@ -206,6 +208,7 @@ export class Objects {
       checksum: src.version.checksum,
       contentEncoding: attrs.contentEncoding ?? src.version.content_encoding,
       contentDisposition: attrs.contentDisposition ?? src.version.content_disposition,
+      manifest: attrs.manifest ?? src.version.manifest,
       meta: mergeMeta(JSON.parse(src.version.meta), attrs.meta ?? {}, true),
     };
     const sameObject = src.container.id === dst.id && from.name === to.name;
@@ -219,7 +222,7 @@ export class Objects {
     const meta = mergeMeta(JSON.parse(v.meta), attrs.meta ?? {}, update);
     return this.commitVersion(user, c, name, hashesOf(v, this.hexLength), v.size, {
       contentType: attrs.contentType ?? v.content_type, checksum: v.checksum, contentEncoding: attrs.contentEncoding ?? v.content_encoding,
-      contentDisposition: attrs.contentDisposition ?? v.content_disposition, meta,
+      contentDisposition: attrs.contentDisposition ?? v.content_disposition, manifest: attrs.manifest ?? v.manifest, meta,
     }, v.uuid);
   }
 
@@ -248,7 +251,7 @@ export class Objects {
       }
       const created = await s.insertVersion({
         container_id: c.id, name, cluster: CURRENT, size, hash, hashmap: hashes.join(''), checksum: attrs.checksum ?? '', content_type: attrs.contentType,
-        content_encoding: attrs.contentEncoding ?? '', content_disposition: attrs.contentDisposition ?? '', uuid, mtime: now, muser: user,
+        content_encoding: attrs.contentEncoding ?? '', content_disposition: attrs.contentDisposition ?? '', manifest: attrs.manifest ?? '', uuid, mtime: now, muser: user,
         meta: JSON.stringify(attrs.meta),
       });
       await s.addToContainer(c.id, old ? 0 : 1, size - (old?.size ?? 0), now);
@@ -274,6 +277,27 @@ export class Objects {
     }
     await this.quota.acceptCommission(serial).catch((e) => this.log.warn({ serial, err: (e as Error).message }, 'commission left for reconciliation'));
     return result;
+  }
+
+  /**
+   * The parts of a large object: current objects of the manifest's container whose names start
+   * with its prefix, in name order (read as the owner of the manifest).
+   */
+  async manifestParts(user: string, account: string, manifest: string): Promise<VersionRow[]> {
+    const slash = manifest.indexOf('/');
+    const container = slash < 0 ? manifest : manifest.slice(0, slash);
+    const prefix = slash < 0 ? '' : manifest.slice(slash + 1);
+    const c = await this.store.findContainer(account, container);
+    if (!c) return [];
+    this.own(user, account);
+    const parts: VersionRow[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const rows = await this.store.listCurrent(c.id, { after, from: prefix || undefined, to: prefix ? `${prefix}\uffff` : undefined, limit: 1000 });
+      parts.push(...rows);
+      if (rows.length < 1000) return parts;
+      after = rows.at(-1)!.name;
+    }
   }
 
   /** Decides a pending commission of this service: accepted if its change was committed. */

@@ -40,6 +40,7 @@ export function pithosMigrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('content_type', 'text', (c) => c.notNull())
           .addColumn('content_encoding', 'text', (c) => c.notNull().defaultTo(''))
           .addColumn('content_disposition', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('manifest', 'text', (c) => c.notNull().defaultTo(''))
           .addColumn('uuid', 'text', (c) => c.notNull())
           .addColumn('mtime', 'bigint', (c) => c.notNull())
           .addColumn('muser', 'text', (c) => c.notNull())

@@ -34,6 +34,8 @@ export interface VersionsTable {
   content_type: string;
   content_encoding: string;
   content_disposition: string;
+  /** `container/prefix` of the parts of a large object, or ''. */
+  manifest: string;
   uuid: string;
   mtime: number;
   muser: string;
