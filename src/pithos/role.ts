@@ -4,7 +4,7 @@ import { ConfigError } from '../common/errors.js';
 import { requireUser } from '../common/http/auth.js';
 import { useOpenStackFaults } from '../common/http/faults.js';
 import type { Role } from '../node/role.js';
-import { objectApi } from './api/routes.js';
+import { objectApi, publicApi } from './api/routes.js';
 import { PITHOS_COMPONENT } from './component.js';
 import { openPithos } from './service.js';
 import { pithosSettings } from './settings.js';
@@ -30,8 +30,12 @@ export const pithosRole: Role = {
           // Object bodies stream straight into the block store: never parsed, never buffered whole.
           scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload as Readable));
           scope.addHook('preHandler', requireUser(identity));
-          await objectApi(scope, { objects: pithos.objects, blocks: pithos.blocks, quota });
+          await objectApi(scope, { objects: pithos.objects, blocks: pithos.blocks, quota, baseUrl: ctx.baseUrl });
         }, { prefix: '/pithos/object-store/v1' });
+        await app.register(async (scope) => {
+          useOpenStackFaults(scope);
+          await publicApi(scope, { objects: pithos.objects, blocks: pithos.blocks });
+        }, { prefix: '/pithos/public' });
       },
       close: () => pithos.close(),
     };

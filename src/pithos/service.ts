@@ -8,6 +8,8 @@ import { LocalBlockStore } from './backends/local-block-store.js';
 import { Objects } from './logic/objects.js';
 import { pithosMigrations } from './store/migrations.js';
 import { ObjectStore } from './store/objects.js';
+import { SharingStore } from './store/sharing.js';
+import { Access } from './logic/sharing.js';
 import type { PithosDB } from './store/schema.js';
 
 /** The object storage logic over its database and block store, for the role and the admin tool. */
@@ -25,7 +27,8 @@ export async function openPithos(opts: { settings: Settings; dataDir: string; lo
   await migrateToLatest(database as Database<unknown>, 'pithos', pithosMigrations(database.dialect));
   const blocks = new LocalBlockStore(settings.string('pithos.blocks_dir') || join(opts.dataDir, 'blocks'));
   const store = new ObjectStore(database.db);
-  const objects = new Objects(store, blocks, opts.quota, {
+  const sharing = new SharingStore(database.db);
+  const objects = new Objects(store, sharing, new Access(sharing, store), blocks, opts.quota, {
     blockSize: settings.int('pithos.block_size'), algorithm: settings.string('pithos.hash_algorithm'),
   }, {
     defaultVersioning: settings.string('pithos.default_versioning') as 'auto' | 'none',

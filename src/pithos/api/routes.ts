@@ -8,10 +8,11 @@ import type { QuotaClient } from '../../common/quota.js';
 import type { BlockStore } from '../backends/block-store.js';
 import { readExtents, type Extent } from '../logic/blocks.js';
 import { DISKSPACE, hashesOf, type Objects } from '../logic/objects.js';
+import { formatSharing, parseSharing } from '../logic/sharing.js';
 import type { ContainerRow, VersionRow } from '../store/objects.js';
 import { dateHeader, flag, httpDate, intParam, isoMicro, listingFormat, metaFrom, parseRanges, sendMeta, xmlEscape } from './headers.js';
 
-export interface ObjectApiDeps { objects: Objects; blocks: BlockStore; quota: QuotaClient }
+export interface ObjectApiDeps { objects: Objects; blocks: BlockStore; quota: QuotaClient; baseUrl: () => string }
 
 type Params = { account: string; container?: string; '*'?: string };
 
@@ -39,9 +40,10 @@ function sendListing(request: FastifyRequest, reply: FastifyReply, rows: { name:
   const format = listingFormat(request);
   if (format === 'json') return reply.type('application/json; charset=utf-8').send(rows.map((r) => r.json));
   if (format === 'xml') {
+    const item = root === 'accounts' ? 'account' : root === 'account' ? 'container' : 'object';
     const items = rows.map((r) => r.json['subdir'] !== undefined
       ? `<subdir name="${xmlEscape(String(r.json['subdir']))}"><name>${xmlEscape(String(r.json['subdir']))}</name></subdir>`
-      : `<${root === 'account' ? 'container' : 'object'}>${Object.entries(r.json).map(([k, v]) => `<${k}>${xmlEscape(typeof v === 'object' ? JSON.stringify(v) : String(v))}</${k}>`).join('')}</${root === 'account' ? 'container' : 'object'}>`);
+      : `<${item}>${Object.entries(r.json).map(([k, v]) => `<${k}>${xmlEscape(typeof v === 'object' ? JSON.stringify(v) : String(v))}</${k}>`).join('')}</${item}>`);
     return reply.type('application/xml; charset=utf-8').send(`<?xml version="1.0" encoding="UTF-8"?>\n<${root}>${items.join('')}</${root}>`);
   }
   if (rows.length === 0) return reply.code(204).send();
@@ -88,6 +90,18 @@ function objectHeaders(reply: FastifyReply, v: VersionRow): void {
   sendMeta(reply, 'X-Object-Meta-', JSON.parse(v.meta));
 }
 
+/** Account groups from `X-Account-Group-<name>: uuid1,uuid2` headers, if any were sent. */
+function groupsFrom(request: FastifyRequest): Record<string, string[]> | undefined {
+  let out: Record<string, string[]> | undefined;
+  for (const [header, value] of Object.entries(request.headers)) {
+    if (!header.startsWith('x-account-group-') || typeof value !== 'string') continue;
+    const name = decode(header.slice('x-account-group-'.length)).toLowerCase();
+    if (!name || /[-_]/.test(name)) throw new BadRequest(`Invalid group name "${name}"`);
+    (out ??= {})[name] = [...new Set(value.replace(/\s+/g, '').split(',').filter(Boolean).map((m) => m.toLowerCase()))];
+  }
+  return out;
+}
+
 /** The policy headers of a container request. */
 function policyFrom(request: FastifyRequest) {
   const quota = request.headers['x-container-policy-quota'];
@@ -106,7 +120,12 @@ function policyFrom(request: FastifyRequest) {
 export async function objectApi(app: FastifyInstance, deps: ObjectApiDeps): Promise<void> {
   const { objects, blocks } = deps;
 
-  resource(app, '/', { GET: async (_request, reply) => reply.code(204).send() });
+  resource(app, '/', {
+    GET: async (request, reply) => {
+      const accounts = await objects.sharingAccounts(userOf(request).uuid);
+      return sendListing(request, reply, accounts.map((a) => ({ name: a, json: { name: a } })), 'accounts');
+    },
+  });
 
   /** Sets the account's headers; true when a conditional request was answered already. */
   const accountHeaders = async (request: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
@@ -135,7 +154,7 @@ export async function objectApi(app: FastifyInstance, deps: ObjectApiDeps): Prom
     },
     POST: async (request, reply) => {
       const { account: name } = names(request);
-      await objects.setAccountMeta(userOf(request).uuid, name, metaFrom(request, 'x-account-meta-'), flag(request, 'update'));
+      await objects.setAccountMeta(userOf(request).uuid, name, metaFrom(request, 'x-account-meta-'), flag(request, 'update'), groupsFrom(request));
       return reply.code(202).send();
     },
   });
@@ -203,6 +222,26 @@ export async function objectApi(app: FastifyInstance, deps: ObjectApiDeps): Prom
     meta: metaFrom(request, 'x-object-meta-'),
   });
 
+  /** Applies `X-Object-Sharing` and `X-Object-Public` of a write, when given. */
+  const applySharing = async (request: FastifyRequest) => {
+    const { account, container, name } = names(request);
+    const user = userOf(request).uuid;
+    const sharing = request.headers['x-object-sharing'];
+    if (typeof sharing === 'string') await objects.setSharing(user, account, container, name, parseSharing(decode(sharing)));
+    const pub = request.headers['x-object-public'];
+    if (typeof pub === 'string') {
+      const v = pub.replace(/\s+/g, '').toLowerCase();
+      if (v !== 'true' && v !== 'false' && v !== '') throw new BadRequest('X-Object-Public must be true or false');
+      await objects.setPublic(user, account, container, name, v === 'true');
+    }
+  };
+  /** Refuses a sharing change from anyone but the owner before any byte is written. */
+  const checkSharingRights = (request: FastifyRequest) => {
+    const { account } = names(request);
+    if (request.headers['x-object-sharing'] !== undefined && userOf(request).uuid !== account) throw new ApiError(403, 'forbidden', 'Only the owner may change sharing');
+    if (typeof request.headers['x-object-sharing'] === 'string') parseSharing(decode(request.headers['x-object-sharing']));
+  };
+
   const sourceOf = (request: FastifyRequest, header: string) => {
     const raw = request.headers[header];
     if (typeof raw !== 'string') return undefined;
@@ -221,8 +260,19 @@ export async function objectApi(app: FastifyInstance, deps: ObjectApiDeps): Prom
       return reply.type('application/json; charset=utf-8').send({ versions: all.map((v) => [v.serial, (v.mtime / 1000).toFixed(6)]) });
     }
     const version = versionParam !== undefined ? (/^\d+$/.test(versionParam) ? Number(versionParam) : -1) : undefined;
-    const { version: v } = await objects.object(userOf(request).uuid, account, container, name, version);
+    const user = userOf(request).uuid;
+    const { version: v, grant } = await objects.object(user, account, container, name, version);
     objectHeaders(reply, v);
+    if (version === undefined) {
+      if (user === account) {
+        const { sharing, publicToken } = await objects.sharingOf(account, container, name);
+        if (sharing) reply.header('X-Object-Sharing', formatSharing(sharing));
+        if (publicToken) reply.header('X-Object-Public', `${deps.baseUrl()}/pithos/public/${publicToken}`);
+      } else if (grant) {
+        reply.header('X-Object-Allowed-To', grant.level).header('X-Object-Sharing', formatSharing(grant.sharing));
+        if (grant.path !== name) reply.header('X-Object-Shared-By', `${account}/${container}/${grant.path}`);
+      }
+    }
     const etag = v.checksum || v.hash;
     if (etagConditions(request, reply, etag) || timeConditions(request, reply, v.mtime)) return reply;
     const hashes = hashesOf(v, objects.hexLength);
@@ -270,6 +320,7 @@ export async function objectApi(app: FastifyInstance, deps: ObjectApiDeps): Prom
     PUT: async (request, reply) => {
       const { account, container, name } = names(request);
       const user = userOf(request).uuid;
+      checkSharingRights(request);
       const copy = sourceOf(request, 'x-copy-from');
       const move = sourceOf(request, 'x-move-from');
       if (copy || move) {
@@ -277,6 +328,7 @@ export async function objectApi(app: FastifyInstance, deps: ObjectApiDeps): Prom
         const r = await objects.copyObject(user, (copy ?? move)!, { account, container, name }, {
           ...(typeof request.headers['content-type'] === 'string' ? { contentType: attrs.contentType } : {}), meta: attrs.meta,
         }, !!move);
+        await applySharing(request);
         return reply.code(201).header('X-Object-Version', String(r.version)).header('ETag', r.hash).send();
       }
       if (request.headers['content-length'] === undefined && request.headers['transfer-encoding'] !== 'chunked') {
@@ -287,14 +339,18 @@ export async function objectApi(app: FastifyInstance, deps: ObjectApiDeps): Prom
         if (!body || typeof body !== 'object' || !Array.isArray(body.hashes) || typeof body.bytes !== 'number') throw new BadRequest('Hashmap body must be {"bytes": N, "hashes": [...]}');
         const r = await objects.putObjectHashmap(user, account, container, name, body.bytes, body.hashes as string[], { ...attrsFrom(request), etag: undefined });
         if (!('hash' in r)) return reply.code(409).type('application/json; charset=utf-8').send(r.missing);
+        await applySharing(request);
         return reply.code(201).header('ETag', r.hash).header('X-Object-Version', String(r.version)).send();
       }
       const r = await objects.putObjectStream(user, account, container, name, bodyStream(request), attrsFrom(request));
+      await applySharing(request);
       const v = await objects.object(user, account, container, name);
       return reply.code(201).header('ETag', v.version.checksum || r.hash).header('X-Object-Version', String(r.version)).send();
     },
     POST: async (request, reply) => {
       const { account, container, name } = names(request);
+      checkSharingRights(request);
+      await applySharing(request);
       const attrs = attrsFrom(request);
       const r = await objects.setObjectMeta(userOf(request).uuid, account, container, name, {
         meta: attrs.meta, contentEncoding: attrs.contentEncoding, contentDisposition: attrs.contentDisposition,
@@ -322,4 +378,32 @@ export async function objectApi(app: FastifyInstance, deps: ObjectApiDeps): Prom
     },
   });
 
+}
+
+/** Public links (`/pithos/public/<token>`): an object's bytes for anyone, without a token, and few headers. */
+export async function publicApi(app: FastifyInstance, deps: Pick<ObjectApiDeps, 'objects' | 'blocks'>): Promise<void> {
+  const { objects, blocks } = deps;
+  const send = async (request: FastifyRequest, reply: FastifyReply, head: boolean) => {
+    const { version: v, account } = await objects.publicObject((request.params as { token: string }).token);
+    const etag = v.checksum || v.hash;
+    reply.header('ETag', etag).header('Last-Modified', httpDate(v.mtime)).header('Content-Type', v.content_type);
+    if (v.content_encoding) reply.header('Content-Encoding', v.content_encoding);
+    if (v.content_disposition) reply.header('Content-Disposition', v.content_disposition);
+    if (etagConditions(request, reply, etag) || timeConditions(request, reply, v.mtime)) return reply;
+    const extents: Extent[] = v.manifest
+      ? (await objects.manifestParts(account, account, v.manifest)).map((p) => ({ hashes: hashesOf(p, objects.hexLength), size: p.size }))
+      : [{ hashes: hashesOf(v, objects.hexLength), size: v.size }];
+    const size = extents.reduce((sum, e) => sum + e.size, 0);
+    if (head) return reply.header('Content-Length', String(size)).code(200).send();
+    const ranges = parseRanges(typeof request.headers.range === 'string' ? request.headers.range : undefined, size);
+    if (ranges === 'unsatisfiable') return reply.code(416).header('Content-Range', `bytes */${size}`).send();
+    if (ranges && ranges.length === 1) {
+      const [start, end] = ranges[0]!;
+      reply.header('Content-Range', `bytes ${start}-${end}/${size}`).header('Content-Length', String(end - start + 1));
+      return reply.code(206).send(Readable.from(readExtents(extents, start, end, objects.policy.blockSize, blocks)));
+    }
+    reply.header('Content-Length', String(size));
+    return reply.code(200).send(Readable.from(readExtents(extents, 0, size - 1, objects.policy.blockSize, blocks)));
+  };
+  resource(app, '/:token', { HEAD: (request, reply) => send(request, reply, true), GET: (request, reply) => send(request, reply, false) });
 }

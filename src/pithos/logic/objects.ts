@@ -7,6 +7,8 @@ import type { BlockStore } from '../backends/block-store.js';
 import { CURRENT, HISTORY, type ContainerRow, type ObjectStore, type VersionRow } from '../store/objects.js';
 import { md5Of, storeStream } from './blocks.js';
 import { isBlockHash, merkleRoot, type BlockPolicy } from './hashmap.js';
+import type { SharingStore } from '../store/sharing.js';
+import { publicToken, type Access, type Grant, type Sharing } from './sharing.js';
 
 export const DISKSPACE = 'pithos.diskspace';
 
@@ -44,6 +46,8 @@ export class Objects {
 
   constructor(
     private readonly store: ObjectStore,
+    private readonly sharingStore: SharingStore,
+    private readonly access: Access,
     private readonly blocks: BlockStore,
     private readonly quota: QuotaClient,
     readonly policy: BlockPolicy,
@@ -59,21 +63,32 @@ export class Objects {
   }
 
   async account(user: string, account: string) {
-    this.own(user, account);
+    if (user !== account && (await this.access.sharedContainers(user, account)).length === 0) throw new Forbidden('Not allowed');
     await this.store.ensureAccount(account, Date.now());
     const row = (await this.store.findAccount(account))!;
     const totals = await this.store.accountTotals(account);
     return { ...row, meta: JSON.parse(row.meta) as Record<string, string>, groups: JSON.parse(row.groups) as Record<string, string[]>, ...totals };
   }
 
-  async setAccountMeta(user: string, account: string, meta: Record<string, string>, update: boolean): Promise<void> {
+  async setAccountMeta(user: string, account: string, meta: Record<string, string>, update: boolean, groups?: Record<string, string[]>): Promise<void> {
+    this.own(user, account);
     const current = await this.account(user, account);
-    await this.store.updateAccount(account, { meta: JSON.stringify(mergeMeta(current.meta, meta, update)), modified_at: Date.now() });
+    const nextGroups = groups === undefined ? current.groups : update ? { ...current.groups, ...groups } : groups;
+    for (const [g, members] of Object.entries(nextGroups)) if (members.length === 0) delete nextGroups[g];
+    if (Object.keys(nextGroups).length > 32 || Object.values(nextGroups).some((m) => m.length > 32)) throw new BadRequest('Too many groups or group members');
+    await this.store.updateAccount(account, { meta: JSON.stringify(mergeMeta(current.meta, meta, update)), groups: JSON.stringify(nextGroups), modified_at: Date.now() });
+  }
+
+  /** Accounts that share something with the user (the top-level listing). */
+  sharingAccounts(user: string): Promise<string[]> {
+    return this.access.sharingAccounts(user);
   }
 
   async listContainers(user: string, account: string, opts: { marker?: string | undefined; endMarker?: string | undefined; prefix?: string | undefined; limit?: number | undefined }) {
-    this.own(user, account);
-    return this.store.listContainers(account, { ...opts, limit: this.limit(opts.limit) });
+    if (user === account) return this.store.listContainers(account, { ...opts, limit: this.limit(opts.limit) });
+    const shared = new Set(await this.access.sharedContainers(user, account));
+    if (shared.size === 0) throw new Forbidden('Not allowed');
+    return (await this.store.listContainers(account, { ...opts, limit: this.opts.listLimit })).filter((c) => shared.has(c.name)).slice(0, this.limit(opts.limit));
   }
 
   async container(user: string, account: string, name: string): Promise<ContainerRow> {
@@ -121,7 +136,10 @@ export class Objects {
 
   /** Objects of a container in name order, with Swift's prefix/delimiter folding into `subdir` entries. */
   async listObjects(user: string, account: string, container: string, opts: { prefix?: string | undefined; delimiter?: string | undefined; marker?: string | undefined; endMarker?: string | undefined; limit?: number | undefined; path?: string | undefined }) {
-    const c = await this.container(user, account, container);
+    const c = user === account ? await this.container(user, account, container) : await this.sharedContainer(user, account, container);
+    // Other users see only what is shared with them: the shared objects and everything under shared directories.
+    const granted = user === account ? undefined : await this.access.grantedPaths(user, account, container);
+    const visible = (name: string) => !granted || granted.some((g) => name === g || name.startsWith(g.endsWith('/') ? g : `${g}/`));
     const limit = this.limit(opts.limit);
     let prefix = (opts.path !== undefined ? opts.path : opts.prefix ?? '').replace(/^\/+/, '');
     const delimiter = opts.path !== undefined ? '/' : opts.delimiter;
@@ -144,6 +162,7 @@ export class Objects {
           after = `${subdir}\uffff`;
           break;
         }
+        if (!visible(v.name)) continue;
         out.push({ kind: 'object', version: v });
         if (out.length >= limit) break;
       }
@@ -153,15 +172,72 @@ export class Objects {
   }
 
   /** The current version of an object, or a given one. */
-  async object(user: string, account: string, container: string, name: string, version?: number): Promise<{ container: ContainerRow; version: VersionRow }> {
-    const c = await this.container(user, account, container);
+  async object(user: string, account: string, container: string, name: string, version?: number): Promise<{ container: ContainerRow; version: VersionRow; grant?: Grant | undefined }> {
+    let grant: Grant | undefined;
+    if (user !== account) {
+      grant = await this.access.grant(user, account, container, name);
+      // Others get 403 for anything not shared with them, whether it exists or not.
+      if (!grant && !(await this.sharingStore.linkOf(account, container, name))) throw new Forbidden('Not allowed');
+    }
+    const c = await this.store.findContainer(account, container);
+    if (!c) throw new NotFound('Container does not exist');
     const v = version === undefined ? await this.store.current(c.id, name) : await this.store.version(c.id, name, version);
     if (!v || v.cluster === 2) throw new NotFound('Object does not exist');
-    return { container: c, version: v };
+    return { container: c, version: v, grant };
+  }
+
+  /** The container of another account, if something in it is shared with the user. */
+  private async sharedContainer(user: string, account: string, container: string): Promise<ContainerRow> {
+    if ((await this.access.grantedPaths(user, account, container)).length === 0) throw new Forbidden('Not allowed');
+    const c = await this.store.findContainer(account, container);
+    if (!c) throw new NotFound('Container does not exist');
+    return c;
+  }
+
+  /** The container an object write goes to: the owner's, or another's where the user may write that path. */
+  private async writableContainer(user: string, account: string, container: string, name: string): Promise<ContainerRow> {
+    if (user !== account && (await this.access.grant(user, account, container, name))?.level !== 'write') throw new Forbidden('Not allowed');
+    const c = await this.store.findContainer(account, container);
+    if (!c) throw new NotFound('Container does not exist');
+    return c;
+  }
+
+  /** Sharing of a path, as the owner sees it, and its public link. */
+  async sharingOf(account: string, container: string, name: string): Promise<{ sharing?: Sharing | undefined; publicToken?: string | undefined }> {
+    const [row] = await this.sharingStore.permissionsOf(account, container, [name]);
+    const link = await this.sharingStore.linkOf(account, container, name);
+    return { sharing: row ? { read: JSON.parse(row.readers), write: JSON.parse(row.writers) } : undefined, publicToken: link?.token };
+  }
+
+  /** Shares a path (only its owner may), or stops sharing it (null). */
+  async setSharing(user: string, account: string, container: string, name: string, sharing: Sharing | null): Promise<void> {
+    this.own(user, account);
+    await this.object(user, account, container, name);
+    if (sharing === null) await this.sharingStore.deletePermissions(account, container, name);
+    else await this.sharingStore.setPermissions({ account, container, name, readers: JSON.stringify(sharing.read), writers: JSON.stringify(sharing.write) });
+  }
+
+  /** Publishes an object (a stable random token) or unpublishes it; owners and writers may. */
+  async setPublic(user: string, account: string, container: string, name: string, publish: boolean): Promise<void> {
+    const { grant } = await this.object(user, account, container, name);
+    if (user !== account && grant?.level !== 'write') throw new Forbidden('Not allowed');
+    if (!publish) { await this.sharingStore.deleteLink(account, container, name); return; }
+    if (await this.sharingStore.linkOf(account, container, name)) return;
+    await this.sharingStore.insertLink({ token: publicToken(), account, container, name, created_at: Date.now() });
+  }
+
+  /** The object a public token names, read without any user. */
+  async publicObject(token: string): Promise<{ account: string; version: VersionRow }> {
+    const link = await this.sharingStore.findLink(token);
+    if (!link) throw new NotFound('Object does not exist');
+    const c = await this.store.findContainer(link.account, link.container);
+    const v = c ? await this.store.current(c.id, link.name) : undefined;
+    if (!v) throw new NotFound('Object does not exist');
+    return { account: link.account, version: v };
   }
 
   async versions(user: string, account: string, container: string, name: string): Promise<VersionRow[]> {
-    const c = await this.container(user, account, container);
+    const { container: c } = await this.object(user, account, container, name);
     const all = await this.store.versionsOf(c.id, name);
     if (all.length === 0) throw new NotFound('Object does not exist');
     return all;
@@ -169,7 +245,7 @@ export class Objects {
 
   /** Writes an object from a byte stream: blocks first, then the version, then the charge is accepted. */
   async putObjectStream(user: string, account: string, container: string, name: string, body: Readable, attrs: ObjectAttributes) {
-    const c = await this.container(user, account, container);
+    const c = await this.writableContainer(user, account, container, name);
     validName(name, 1024, 'Object');
     const { hashes, size, md5 } = await storeStream(body, this.policy, this.blocks, this.opts.maxObjectSize);
     if (attrs.etag && attrs.etag.replace(/"/g, '').toLowerCase() !== md5) throw new ApiError(422, 'unprocessableEntity', 'Object ETag does not match');
@@ -178,7 +254,7 @@ export class Objects {
 
   /** Writes an object from a hashmap; answers with the hashes the block store lacks instead, if any. */
   async putObjectHashmap(user: string, account: string, container: string, name: string, size: number, hashes: string[], attrs: ObjectAttributes) {
-    const c = await this.container(user, account, container);
+    const c = await this.writableContainer(user, account, container, name);
     validName(name, 1024, 'Object');
     if (!Number.isSafeInteger(size) || size < 0) throw new BadRequest('Invalid "bytes"');
     if (!hashes.every((h) => isBlockHash(h, this.policy.algorithm))) throw new BadRequest('Invalid hash in hashmap');
@@ -201,7 +277,8 @@ export class Objects {
   /** Copies (or moves) an object's current version to another name, blocks shared. */
   async copyObject(user: string, from: { account: string; container: string; name: string; version?: number | undefined }, to: { account: string; container: string; name: string }, attrs: Partial<ObjectAttributes> & { meta?: Record<string, string> }, move: boolean) {
     const src = await this.object(user, from.account, from.container, from.name, from.version);
-    const dst = await this.container(user, to.account, to.container);
+    if (move) this.own(user, from.account);
+    const dst = await this.writableContainer(user, to.account, to.container, to.name);
     validName(to.name, 1024, 'Object');
     const merged: ObjectAttributes = {
       contentType: attrs.contentType ?? src.version.content_type,
@@ -218,7 +295,8 @@ export class Objects {
   }
 
   async setObjectMeta(user: string, account: string, container: string, name: string, attrs: Partial<ObjectAttributes>, update: boolean) {
-    const { container: c, version: v } = await this.object(user, account, container, name);
+    const { container: c, version: v, grant } = await this.object(user, account, container, name);
+    if (user !== account && grant?.level !== 'write') throw new Forbidden('Not allowed');
     const meta = mergeMeta(JSON.parse(v.meta), attrs.meta ?? {}, update);
     return this.commitVersion(user, c, name, hashesOf(v, this.hexLength), v.size, {
       contentType: attrs.contentType ?? v.content_type, checksum: v.checksum, contentEncoding: attrs.contentEncoding ?? v.content_encoding,
@@ -228,6 +306,7 @@ export class Objects {
 
   /** Deletes an object: its current version becomes history (or goes), and its bytes stop counting. */
   async deleteObject(user: string, account: string, container: string, name: string): Promise<void> {
+    this.own(user, account);
     const { container: c, version: v } = await this.object(user, account, container, name);
     await this.charged(c, -v.size, `${account}/${container}/${name}`, async (s, serial) => {
       const now = Date.now();
@@ -235,6 +314,9 @@ export class Objects {
       await s.addToContainer(c.id, -1, -v.size, now);
       if (serial !== undefined) await s.recordCommission(serial, now);
     });
+    // A deleted path keeps neither its sharing nor its public link.
+    await this.sharingStore.deletePermissions(account, container, name);
+    await this.sharingStore.deleteLink(account, container, name);
   }
 
   private async commitVersion(user: string, c: ContainerRow, name: string, hashes: string[], size: number, attrs: ObjectAttributes, keepUuid?: string) {

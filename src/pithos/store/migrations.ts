@@ -49,6 +49,22 @@ export function pithosMigrations(dialect: Dialect): Record<string, Migration> {
         // Listing walks this index in name order; the partial unique index keeps one current version per name.
         await db.schema.createIndex('versions_listing').on('versions').columns(['container_id', 'cluster', 'name']).execute();
         await sql`CREATE UNIQUE INDEX versions_current ON versions (container_id, name) WHERE cluster = 0`.execute(db);
+        await db.schema.createTable('public_links')
+          .addColumn('token', 'text', (c) => c.primaryKey())
+          .addColumn('account', 'text', (c) => c.notNull())
+          .addColumn('container', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addUniqueConstraint('public_links_path', ['account', 'container', 'name'])
+          .execute();
+        await db.schema.createTable('permissions')
+          .addColumn('account', 'text', (c) => c.notNull())
+          .addColumn('container', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('readers', 'text', (c) => c.notNull())
+          .addColumn('writers', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('permissions_pk', ['account', 'container', 'name'])
+          .execute();
         await db.schema.createTable('commission_serials')
           .addColumn('serial', 'bigint', (c) => c.primaryKey())
           .addColumn('created_at', 'bigint', (c) => c.notNull())

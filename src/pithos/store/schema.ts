@@ -45,7 +45,15 @@ export interface VersionsTable {
 /** Commissions whose work this service committed: reconciliation accepts these and rejects the rest. */
 export interface CommissionSerialsTable { serial: number; created_at: number }
 
+/** Public links: an object readable by anyone who knows its token. */
+export interface PublicLinksTable { token: string; account: string; container: string; name: string; created_at: number }
+
+/** Sharing of a path (an object, or a directory object and everything under it): JSON lists of users, `owner:group` or `*`. */
+export interface PermissionsTable { account: string; container: string; name: string; readers: string; writers: string }
+
 export interface PithosDB {
+  public_links: PublicLinksTable;
+  permissions: PermissionsTable;
   accounts: AccountsTable;
   containers: ContainersTable;
   versions: VersionsTable;
