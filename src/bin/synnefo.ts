@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { astakosCommands } from '../astakos/manage.js';
+import { pithosCommands } from '../pithos/manage.js';
 import { renderRows } from '../common/cli/output.js';
 import { migrateAll, startNode } from '../node/node.js';
 import { manageContext, type ManageContext } from '../node/manage.js';
@@ -88,5 +89,6 @@ manage.command('settings').description('print effective settings and where each 
   .option('--output-format <f>', 'pretty|json|csv', 'pretty')
   .action(ctx(async (c, o) => c.print(renderRows(c.settings.describe(), ['key', 'value', 'source'], o.outputFormat))));
 astakosCommands(manage, ctx);
+pithosCommands(manage, ctx);
 
 program.parseAsync(process.argv).catch(fail);

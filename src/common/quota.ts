@@ -49,3 +49,10 @@ export function chargeProvisions(user: string, project: string, resource: string
 export function reassignProvisions(user: string, from: string, to: string, quantities: Record<string, number>): CommissionProvision[] {
   return Object.entries(quantities).flatMap(([resource, q]) => [...chargeProvisions(user, from, resource, -q), ...chargeProvisions(user, to, resource, q)]);
 }
+
+/** What a service knows of one of its commissions: whether the work it charged for was committed. */
+export interface CommissionResolver {
+  clientkey: string;
+  /** `accept` when the service's records show the work committed, `reject` when they do not. */
+  decide(serial: number, name: string): Promise<'accept' | 'reject'>;
+}

@@ -1,12 +1,9 @@
 import { isoTime } from '../../common/time.js';
 import type { QuotaHolder } from './quotaholder.js';
 
-/** What a service knows of one of its commissions: whether the work it charged for was done. */
-export interface CommissionResolver {
-  clientkey: string;
-  /** `accept` when the service's records show the work committed, `reject` when they do not. */
-  decide(serial: number, name: string): Promise<'accept' | 'reject'>;
-}
+import type { CommissionResolver } from '../../common/quota.js';
+
+export type { CommissionResolver };
 
 export type ReconcileRow = { serial: number; clientkey: string; name: string; issued: string; decision: 'accept' | 'reject' | 'unknown'; done: boolean };
 

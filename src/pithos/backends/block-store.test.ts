@@ -28,7 +28,7 @@ function blockStoreContract(name: string, make: () => { store: BlockStore; clean
       await store.put(h, b);
       assert.deepEqual(await store.get(h), b);
       const all: string[] = [];
-      for await (const x of store.list()) all.push(x);
+      for await (const x of store.list()) all.push(x.hash);
       assert.equal(all.filter((x) => x === h).length, 1);
     });
 

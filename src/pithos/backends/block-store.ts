@@ -10,8 +10,8 @@ export interface BlockStore {
   /** A block's stored bytes; throws BlockNotFound when absent. */
   get(hash: string): Promise<Buffer>;
   delete(hash: string): Promise<void>;
-  /** Every stored hash, for garbage collection. */
-  list(): AsyncIterable<string>;
+  /** Every stored block with when it was written, for garbage collection. */
+  list(): AsyncIterable<{ hash: string; modified: number }>;
 }
 
 export class BlockNotFound extends Error {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { access, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { access, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BlockNotFound, type BlockStore } from './block-store.js';
 
@@ -72,11 +72,13 @@ export class LocalBlockStore implements BlockStore {
     }
   }
 
-  async *list(): AsyncIterable<string> {
+  async *list(): AsyncIterable<{ hash: string; modified: number }> {
     for (const a of await readdir(this.root)) {
       if (a === 'tmp' || a.length !== 2) continue;
       for (const b of await readdir(join(this.root, a))) {
-        for (const h of await readdir(join(this.root, a, b))) if (HASH.test(h)) yield h;
+        for (const h of await readdir(join(this.root, a, b))) {
+          if (HASH.test(h)) yield { hash: h, modified: (await stat(join(this.root, a, b, h))).mtimeMs };
+        }
       }
     }
   }

@@ -109,6 +109,13 @@ export class ObjectStore {
     return !!(await this.db.selectFrom('commission_serials').select('serial').where('serial', '=', serial).executeTakeFirst());
   }
 
+  /** Bytes of current objects per (account, project): what the quota holder should count. */
+  usageByProject(): Promise<{ account: string; project: string; bytes: number }[]> {
+    return this.db.selectFrom('containers').select(({ fn }) => ['account', 'project', fn.sum<number>('bytes_used').as('bytes')])
+      .groupBy(['account', 'project']).orderBy('account').execute()
+      .then((rows) => rows.map((r) => ({ account: r.account, project: r.project, bytes: Number(r.bytes ?? 0) })));
+  }
+
   /** Every block hash some version references, for garbage collection. */
   async *referencedHashmaps(): AsyncIterable<string> {
     let after = 0;
