@@ -147,7 +147,7 @@ export class Objects {
     const out: ({ kind: 'object'; version: VersionRow } | { kind: 'subdir'; name: string })[] = [];
     let after = opts.marker;
     while (out.length < limit) {
-      const rows = await this.store.listCurrent(c.id, { after, from: prefix || undefined, to: prefix ? `${prefix}\uffff` : opts.endMarker, limit: limit - out.length });
+      const rows = await this.store.listCurrent(c.id, { after, from: prefix || undefined, to: prefix ? `${prefix}\u{10FFFF}` : opts.endMarker, limit: limit - out.length });
       if (rows.length === 0) break;
       for (const v of rows) {
         if (opts.endMarker && v.name >= opts.endMarker) return { container: c, entries: out };
@@ -159,7 +159,7 @@ export class Objects {
           const subdir = prefix + rest.slice(0, cut + delimiter.length);
           out.push({ kind: 'subdir', name: subdir });
           // Jump past every name under this subdir in one step.
-          after = `${subdir}\uffff`;
+          after = `${subdir}\u{10FFFF}`;
           break;
         }
         if (!visible(v.name)) continue;
@@ -375,7 +375,7 @@ export class Objects {
     const parts: VersionRow[] = [];
     let after: string | undefined;
     for (;;) {
-      const rows = await this.store.listCurrent(c.id, { after, from: prefix || undefined, to: prefix ? `${prefix}\uffff` : undefined, limit: 1000 });
+      const rows = await this.store.listCurrent(c.id, { after, from: prefix || undefined, to: prefix ? `${prefix}\u{10FFFF}` : undefined, limit: 1000 });
       parts.push(...rows);
       if (rows.length < 1000) return parts;
       after = rows.at(-1)!.name;

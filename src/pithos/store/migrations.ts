@@ -6,6 +6,8 @@ export function pithosMigrations(dialect: Dialect): Record<string, Migration> {
   const serial = (db: Kysely<any>, table: string, column: string) =>
     db.schema.createTable(table).addColumn(column, dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
       dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement());
+  // Names sort and compare byte by byte, as Swift lists them, whatever the database's locale.
+  const name = dialect === 'postgres' ? sql`text collate "C"` : 'text';
   return {
     '0001_objects': {
       async up(db: Kysely<any>) {
@@ -18,7 +20,7 @@ export function pithosMigrations(dialect: Dialect): Record<string, Migration> {
           .execute();
         await serial(db, 'containers', 'id')
           .addColumn('account', 'text', (c) => c.notNull().references('accounts.name'))
-          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('name', name, (c) => c.notNull())
           .addColumn('meta', 'text', (c) => c.notNull().defaultTo('{}'))
           .addColumn('versioning', 'text', (c) => c.notNull())
           .addColumn('quota', 'bigint', (c) => c.notNull().defaultTo(0))
@@ -31,7 +33,7 @@ export function pithosMigrations(dialect: Dialect): Record<string, Migration> {
           .execute();
         await serial(db, 'versions', 'serial')
           .addColumn('container_id', 'bigint', (c) => c.notNull().references('containers.id').onDelete('cascade'))
-          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('name', name, (c) => c.notNull())
           .addColumn('cluster', 'integer', (c) => c.notNull())
           .addColumn('size', 'bigint', (c) => c.notNull())
           .addColumn('hash', 'text', (c) => c.notNull())

@@ -43,7 +43,7 @@ export class ObjectStore {
     let q = this.db.selectFrom('containers').selectAll().where('account', '=', account);
     if (opts.marker) q = q.where('name', '>', opts.marker);
     if (opts.endMarker) q = q.where('name', '<', opts.endMarker);
-    if (opts.prefix) q = q.where('name', '>=', opts.prefix).where('name', '<', `${opts.prefix}\uffff`);
+    if (opts.prefix) q = q.where('name', '>=', opts.prefix).where('name', '<', `${opts.prefix}\u{10FFFF}`);
     return q.orderBy('name').limit(opts.limit).execute();
   }
 
