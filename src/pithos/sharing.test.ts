@@ -91,6 +91,20 @@ for (const db of dbTargets()) {
       assert.equal((await call(`${base(alice)}/docs/private.txt`, { method: 'POST', token: alice.token, headers: { 'x-object-public': 'maybe' } })).status, 400);
     });
 
+    it('an owner lists only shared or only public objects, and filters by metadata', async () => {
+      const { alice } = users;
+      await call(`${base(alice)}/docs/report.txt`, { method: 'POST', token: alice.token, headers: { 'x-object-meta-kind': 'report', 'x-object-public': 'true' } });
+      const shared = await call(`${base(alice)}/docs?shared`, { token: alice.token });
+      assert.deepEqual(shared.text.trim().split('\n'), ['report.txt', 'team', 'team/plan.txt'], 'shared objects and what is under a shared directory');
+      const pub = await call(`${base(alice)}/docs?public`, { token: alice.token });
+      assert.equal(pub.text, 'report.txt\n');
+      assert.equal((await call(`${base(alice)}/docs?public`, { token: users.bob.token })).status, 403);
+      assert.equal((await call(`${base(alice)}/docs?meta=Kind`, { token: alice.token })).text, 'report.txt\n');
+      assert.equal((await call(`${base(alice)}/docs?meta=kind=report`, { token: alice.token })).text, 'report.txt\n');
+      assert.equal((await call(`${base(alice)}/docs?meta=kind!=report`, { token: alice.token })).status, 204);
+      assert.equal((await call(`${base(alice)}?shared`, { token: alice.token })).text, 'docs\n');
+    });
+
     it('malformed sharing is refused', async () => {
       const { alice } = users;
       for (const bad of ['read=', 'own=x', 'read']) {

@@ -146,7 +146,9 @@ export async function objectApi(app: FastifyInstance, deps: ObjectApiDeps): Prom
       if (await accountHeaders(request, reply)) return reply;
       const { account: name } = names(request);
       const q = request.query as Record<string, string | undefined>;
-      const rows = await objects.listContainers(userOf(request).uuid, name, { marker: q['marker'], endMarker: q['end_marker'], prefix: q['prefix'], limit: intParam(request, 'limit') });
+      const rows = await objects.listContainers(userOf(request).uuid, name, {
+        marker: q['marker'], endMarker: q['end_marker'], prefix: q['prefix'], limit: intParam(request, 'limit'), shared: flag(request, 'shared'), public: flag(request, 'public'),
+      });
       return sendListing(request, reply, rows.map((c) => ({
         name: c.name,
         json: { name: c.name, count: c.object_count, bytes: c.bytes_used, last_modified: isoMicro(c.modified_at), x_container_policy: { quota: String(c.quota), versioning: c.versioning, project: c.project } },
@@ -172,6 +174,7 @@ export async function objectApi(app: FastifyInstance, deps: ObjectApiDeps): Prom
       const q = request.query as Record<string, string | undefined>;
       const { container: c, entries } = await objects.listObjects(userOf(request).uuid, account, container, {
         prefix: q['prefix'], delimiter: q['delimiter'] || undefined, marker: q['marker'], endMarker: q['end_marker'], limit: intParam(request, 'limit'), path: q['path'],
+        shared: flag(request, 'shared'), public: flag(request, 'public'), meta: q['meta'],
       });
       containerHeaders(reply, c, objects);
       if (timeConditions(request, reply, c.modified_at)) return reply;

@@ -84,7 +84,16 @@ export class Objects {
     return this.access.sharingAccounts(user);
   }
 
-  async listContainers(user: string, account: string, opts: { marker?: string | undefined; endMarker?: string | undefined; prefix?: string | undefined; limit?: number | undefined }) {
+  async listContainers(user: string, account: string, opts: { marker?: string | undefined; endMarker?: string | undefined; prefix?: string | undefined; limit?: number | undefined; shared?: boolean; public?: boolean }) {
+    if (user !== account && opts.public) throw new Forbidden('Not allowed');
+    if (user === account && (opts.shared || opts.public)) {
+      // Only containers holding shared and/or public objects.
+      const keep = new Set([
+        ...(opts.shared ? await this.sharingStore.containersWith(account, 'shared') : []),
+        ...(opts.public ? await this.sharingStore.containersWith(account, 'public') : []),
+      ]);
+      return (await this.store.listContainers(account, { ...opts, limit: this.opts.listLimit })).filter((c) => keep.has(c.name)).slice(0, this.limit(opts.limit));
+    }
     if (user === account) return this.store.listContainers(account, { ...opts, limit: this.limit(opts.limit) });
     const shared = new Set(await this.access.sharedContainers(user, account));
     if (shared.size === 0) throw new Forbidden('Not allowed');
@@ -135,10 +144,19 @@ export class Objects {
   }
 
   /** Objects of a container in name order, with Swift's prefix/delimiter folding into `subdir` entries. */
-  async listObjects(user: string, account: string, container: string, opts: { prefix?: string | undefined; delimiter?: string | undefined; marker?: string | undefined; endMarker?: string | undefined; limit?: number | undefined; path?: string | undefined }) {
+  async listObjects(user: string, account: string, container: string, opts: { prefix?: string | undefined; delimiter?: string | undefined; marker?: string | undefined; endMarker?: string | undefined; limit?: number | undefined; path?: string | undefined; shared?: boolean; public?: boolean; meta?: string | undefined }) {
+    if (user !== account && opts.public) throw new Forbidden('Not allowed');
     const c = user === account ? await this.container(user, account, container) : await this.sharedContainer(user, account, container);
-    // Other users see only what is shared with them: the shared objects and everything under shared directories.
-    const granted = user === account ? undefined : await this.access.grantedPaths(user, account, container);
+    // Other users see only what is shared with them (the shared objects and everything under shared
+    // directories); an owner asking for `shared` or `public` sees only those.
+    let granted = user === account ? undefined : await this.access.grantedPaths(user, account, container);
+    if (user === account && (opts.shared || opts.public)) {
+      granted = [
+        ...(opts.shared ? (await this.sharingStore.sharedBy(account, container)).map((r) => r.name) : []),
+        ...(opts.public ? await this.sharingStore.publicNames(account, container) : []),
+      ];
+    }
+    const metaTest = opts.meta ? metaFilter(opts.meta) : undefined;
     const visible = (name: string) => !granted || granted.some((g) => name === g || name.startsWith(g.endsWith('/') ? g : `${g}/`));
     const limit = this.limit(opts.limit);
     let prefix = (opts.path !== undefined ? opts.path : opts.prefix ?? '').replace(/^\/+/, '');
@@ -162,7 +180,7 @@ export class Objects {
           after = `${subdir}\u{10FFFF}`;
           break;
         }
-        if (!visible(v.name)) continue;
+        if (!visible(v.name) || (metaTest && !metaTest(JSON.parse(v.meta)))) continue;
         out.push({ kind: 'object', version: v });
         if (out.length >= limit) break;
       }
@@ -406,6 +424,34 @@ function policyChanges(p: ContainerPolicy) {
     ...(p.versioning !== undefined ? { versioning: p.versioning } : {}),
     ...(p.quota !== undefined ? { quota: p.quota } : {}),
     ...(p.project !== undefined ? { project: p.project } : {}),
+  };
+}
+
+/**
+ * The `meta=` listing filter: comma-separated `key` (present), `!key` (absent) or `key<op>value`
+ * with op one of = != <= >= < > (string comparison), keys named as in X-Object-Meta-<Key>.
+ */
+export function metaFilter(expr: string): (meta: Record<string, string>) => boolean {
+  const terms = expr.split(',').map((t) => t.trim()).filter(Boolean).map((t) => {
+    const m = /^(!?)([^!<>=]+?)\s*(?:(!=|<=|>=|=|<|>)\s*(.*))?$/.exec(t);
+    if (!m) throw new BadRequest(`Bad meta filter "${t}"`);
+    return { negate: m[1] === '!', key: m[2]!.trim().replace(/_/g, '-').toLowerCase(), op: m[3], value: m[4] ?? '' };
+  });
+  return (meta) => {
+    const lower = Object.fromEntries(Object.entries(meta).map(([k, v]) => [k.toLowerCase(), v]));
+    return terms.every((t) => {
+      const v = lower[t.key];
+      if (!t.op) return t.negate ? v === undefined : v !== undefined;
+      if (v === undefined) return false;
+      switch (t.op) {
+        case '=': return v === t.value;
+        case '!=': return v !== t.value;
+        case '<': return v < t.value;
+        case '>': return v > t.value;
+        case '<=': return v <= t.value;
+        default: return v >= t.value;
+      }
+    });
   };
 }
 

@@ -45,6 +45,19 @@ export class SharingStore {
     return q.orderBy('container').orderBy('name').execute();
   }
 
+  /** Names of a container's objects that have public links. */
+  async publicNames(account: string, container: string): Promise<string[]> {
+    const rows = await this.db.selectFrom('public_links').select('name').where('account', '=', account).where('container', '=', container).execute();
+    return rows.map((r) => r.name);
+  }
+
+  /** Containers of an account holding shared or public objects. */
+  async containersWith(account: string, what: 'shared' | 'public'): Promise<string[]> {
+    const table = what === 'shared' ? 'permissions' : 'public_links';
+    const rows = await this.db.selectFrom(table).select('container').distinct().where('account', '=', account).execute();
+    return rows.map((r) => r.container);
+  }
+
   /** Accounts that share something with anyone among `principals` (user uuid, `*`, or `owner:group` entries are matched by the caller). */
   async sharingAccounts(): Promise<string[]> {
     const rows = await this.db.selectFrom('permissions').select('account').distinct().orderBy('account').execute();
