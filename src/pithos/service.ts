@@ -5,6 +5,8 @@ import type { QuotaClient } from '../common/quota.js';
 import type { Settings } from '../common/settings/load.js';
 import type { BlockStore } from './backends/block-store.js';
 import { LocalBlockStore } from './backends/local-block-store.js';
+import { S3BlockStore } from './backends/s3-block-store.js';
+import { ConfigError } from '../common/errors.js';
 import { Objects } from './logic/objects.js';
 import { pithosMigrations } from './store/migrations.js';
 import { ObjectStore } from './store/objects.js';
@@ -21,11 +23,24 @@ export interface Pithos {
   close(): Promise<void>;
 }
 
+/** The block store the settings choose. */
+export function blockStoreFrom(settings: Settings, dataDir: string): BlockStore {
+  if (settings.string('pithos.block_store') === 's3') {
+    const endpoint = settings.string('pithos.s3_endpoint');
+    if (!endpoint) throw new ConfigError('pithos.block_store = s3 needs pithos.s3_endpoint');
+    return new S3BlockStore({
+      endpoint, bucket: settings.string('pithos.s3_bucket'), region: settings.string('pithos.s3_region'),
+      accessKey: settings.string('pithos.s3_access_key'), secretKey: settings.string('pithos.s3_secret_key'), prefix: settings.string('pithos.s3_prefix'),
+    });
+  }
+  return new LocalBlockStore(settings.string('pithos.blocks_dir') || join(dataDir, 'blocks'));
+}
+
 export async function openPithos(opts: { settings: Settings; dataDir: string; log: Logger; quota: QuotaClient }): Promise<Pithos> {
   const { settings } = opts;
   const database = await openDatabase<PithosDB>('pithos', settings.string('database.url'), opts.dataDir);
   await migrateToLatest(database as Database<unknown>, 'pithos', pithosMigrations(database.dialect));
-  const blocks = new LocalBlockStore(settings.string('pithos.blocks_dir') || join(opts.dataDir, 'blocks'));
+  const blocks = blockStoreFrom(settings, opts.dataDir);
   const store = new ObjectStore(database.db);
   const sharing = new SharingStore(database.db);
   const objects = new Objects(store, sharing, new Access(sharing, store), blocks, opts.quota, {

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { blockHash } from '../logic/hashmap.js';
 import { BlockNotFound, type BlockStore } from './block-store.js';
 import { LocalBlockStore } from './local-block-store.js';
+import { S3BlockStore } from './s3-block-store.js';
+import { required } from '../../test/harness.js';
 
 /** The contract every block store keeps; each implementation runs it. */
 function blockStoreContract(name: string, make: () => { store: BlockStore; cleanup: () => void }) {
@@ -63,6 +65,20 @@ blockStoreContract('local files', () => {
   const dir = mkdtempSync(join(tmpdir(), 'snf-blocks-'));
   return { store: new LocalBlockStore(dir), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 });
+
+// S3: runs against a real S3-compatible service named by the environment (never a fake).
+const s3 = process.env['SNF_TEST_S3_ENDPOINT'];
+if (s3) {
+  blockStoreContract(`S3 at ${s3}`, () => ({
+    store: new S3BlockStore({
+      endpoint: s3, bucket: process.env['SNF_TEST_S3_BUCKET'] ?? 'pithos-test', region: process.env['SNF_TEST_S3_REGION'] ?? 'us-east-1',
+      accessKey: process.env['SNF_TEST_S3_ACCESS_KEY'] ?? '', secretKey: process.env['SNF_TEST_S3_SECRET_KEY'] ?? '', prefix: `test-${Date.now()}/`,
+    }),
+    cleanup: () => undefined,
+  }));
+} else if (required('s3')) {
+  throw new Error('SNF_TEST_REQUIRE asks for s3 but SNF_TEST_S3_ENDPOINT is not set');
+}
 
 describe('local block store on disk', () => {
   it('leaves no temporary files behind after writes', async () => {
