@@ -174,7 +174,7 @@ export async function objectApi(app: FastifyInstance, deps: ObjectApiDeps): Prom
       const q = request.query as Record<string, string | undefined>;
       const { container: c, entries } = await objects.listObjects(userOf(request).uuid, account, container, {
         prefix: q['prefix'], delimiter: q['delimiter'] || undefined, marker: q['marker'], endMarker: q['end_marker'], limit: intParam(request, 'limit'), path: q['path'],
-        shared: flag(request, 'shared'), public: flag(request, 'public'), meta: q['meta'],
+        shared: flag(request, 'shared'), public: flag(request, 'public'), meta: q['meta'], until: intParam(request, 'until'),
       });
       containerHeaders(reply, c, objects);
       if (timeConditions(request, reply, c.modified_at)) return reply;
@@ -211,7 +211,9 @@ export async function objectApi(app: FastifyInstance, deps: ObjectApiDeps): Prom
     },
     DELETE: async (request, reply) => {
       const { account, container } = names(request);
-      await objects.deleteContainer(userOf(request).uuid, account, container);
+      const until = intParam(request, 'until');
+      if (until !== undefined) await objects.purgeHistory(userOf(request).uuid, account, container, until);
+      else await objects.deleteContainer(userOf(request).uuid, account, container);
       return reply.code(204).send();
     },
   });
@@ -363,7 +365,13 @@ export async function objectApi(app: FastifyInstance, deps: ObjectApiDeps): Prom
     },
     DELETE: async (request, reply) => {
       const { account, container, name } = names(request);
-      await objects.deleteObject(userOf(request).uuid, account, container, name);
+      const until = intParam(request, 'until');
+      if (until !== undefined) {
+        if (userOf(request).uuid !== account) throw new ApiError(403, 'forbidden', 'Not allowed');
+        await objects.purgeHistory(userOf(request).uuid, account, container, until, name);
+      } else {
+        await objects.deleteObject(userOf(request).uuid, account, container, name);
+      }
       return reply.code(204).send();
     },
     COPY: async (request, reply) => {

@@ -4,7 +4,7 @@ import { ApiError, BadRequest, Conflict, Forbidden, NotFound } from '../../commo
 import type { Logger } from '../../common/log.js';
 import { chargeProvisions, type QuotaClient } from '../../common/quota.js';
 import type { BlockStore } from '../backends/block-store.js';
-import { CURRENT, HISTORY, type ContainerRow, type ObjectStore, type VersionRow } from '../store/objects.js';
+import { CURRENT, DELETED, HISTORY, type ContainerRow, type ObjectStore, type VersionRow } from '../store/objects.js';
 import { md5Of, storeStream } from './blocks.js';
 import { isBlockHash, merkleRoot, type BlockPolicy } from './hashmap.js';
 import type { SharingStore } from '../store/sharing.js';
@@ -144,8 +144,11 @@ export class Objects {
   }
 
   /** Objects of a container in name order, with Swift's prefix/delimiter folding into `subdir` entries. */
-  async listObjects(user: string, account: string, container: string, opts: { prefix?: string | undefined; delimiter?: string | undefined; marker?: string | undefined; endMarker?: string | undefined; limit?: number | undefined; path?: string | undefined; shared?: boolean; public?: boolean; meta?: string | undefined }) {
-    if (user !== account && opts.public) throw new Forbidden('Not allowed');
+  async listObjects(user: string, account: string, container: string, opts: { prefix?: string | undefined; delimiter?: string | undefined; marker?: string | undefined; endMarker?: string | undefined; limit?: number | undefined; path?: string | undefined; shared?: boolean; public?: boolean; meta?: string | undefined; until?: number | undefined }) {
+    if (user !== account && (opts.public || opts.until !== undefined)) throw new Forbidden('Not allowed');
+    const until = opts.until;
+    const fetchRows = (c: ContainerRow, q: { after?: string | undefined; from?: string | undefined; to?: string | undefined; limit: number }) =>
+      (until === undefined ? this.store.listCurrent(c.id, q) : this.store.listAsOf(c.id, until * 1000, q));
     const c = user === account ? await this.container(user, account, container) : await this.sharedContainer(user, account, container);
     // Other users see only what is shared with them (the shared objects and everything under shared
     // directories); an owner asking for `shared` or `public` sees only those.
@@ -165,7 +168,7 @@ export class Objects {
     const out: ({ kind: 'object'; version: VersionRow } | { kind: 'subdir'; name: string })[] = [];
     let after = opts.marker;
     while (out.length < limit) {
-      const rows = await this.store.listCurrent(c.id, { after, from: prefix || undefined, to: prefix ? `${prefix}\u{10FFFF}` : opts.endMarker, limit: limit - out.length });
+      const rows = await fetchRows(c, { after, from: prefix || undefined, to: prefix ? `${prefix}\u{10FFFF}` : opts.endMarker, limit: limit - out.length });
       if (rows.length === 0) break;
       for (const v of rows) {
         if (opts.endMarker && v.name >= opts.endMarker) return { container: c, entries: out };
@@ -254,8 +257,11 @@ export class Objects {
     return { account: link.account, version: v };
   }
 
+  /** Every version of an object, oldest first; listed even when the object is deleted now. */
   async versions(user: string, account: string, container: string, name: string): Promise<VersionRow[]> {
-    const { container: c } = await this.object(user, account, container, name);
+    if (user !== account && !(await this.access.grant(user, account, container, name))) throw new Forbidden('Not allowed');
+    const c = await this.store.findContainer(account, container);
+    if (!c) throw new NotFound('Container does not exist');
     const all = await this.store.versionsOf(c.id, name);
     if (all.length === 0) throw new NotFound('Object does not exist');
     return all;
@@ -328,7 +334,15 @@ export class Objects {
     const { container: c, version: v } = await this.object(user, account, container, name);
     await this.charged(c, -v.size, `${account}/${container}/${name}`, async (s, serial) => {
       const now = Date.now();
-      if (c.versioning === 'none') await s.deleteVersion(v.serial); else await s.setCluster(v.serial, HISTORY);
+      if (c.versioning === 'none') await s.deleteVersion(v.serial);
+      else {
+        await s.setCluster(v.serial, HISTORY);
+        // A delete marker: history listings (`until`) know when the object stopped existing.
+        await s.insertVersion({
+          container_id: c.id, name, cluster: DELETED, size: 0, hash: '', hashmap: '', checksum: '', content_type: '', content_encoding: '',
+          content_disposition: '', manifest: '', uuid: v.uuid, mtime: now, muser: user, meta: '{}',
+        });
+      }
       await s.addToContainer(c.id, -1, -v.size, now);
       if (serial !== undefined) await s.recordCommission(serial, now);
     });
@@ -377,6 +391,12 @@ export class Objects {
     }
     await this.quota.acceptCommission(serial).catch((e) => this.log.warn({ serial, err: (e as Error).message }, 'commission left for reconciliation'));
     return result;
+  }
+
+  /** Purges the history of an object (or of a whole container) older than `until` seconds. */
+  async purgeHistory(user: string, account: string, container: string, until: number, name?: string): Promise<number> {
+    const c = await this.container(user, account, container);
+    return this.store.purgeHistory(c.id, until * 1000, name);
   }
 
   /**

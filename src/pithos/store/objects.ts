@@ -6,6 +6,7 @@ export type VersionRow = Selectable<VersionsTable>;
 
 export const CURRENT = 0;
 export const HISTORY = 1;
+export const DELETED = 2;
 
 /** SQL of object storage: accounts, containers, object versions. */
 export class ObjectStore {
@@ -86,6 +87,28 @@ export class ObjectStore {
     if (opts.from !== undefined) q = q.where('name', '>=', opts.from);
     if (opts.to !== undefined) q = q.where('name', '<', opts.to);
     return q.orderBy('name').limit(opts.limit).execute();
+  }
+
+  /**
+   * Objects as they were at time `until`: for each name, its newest version written before then,
+   * unless that version is a delete marker; in name order after `after`.
+   */
+  listAsOf(containerId: number, until: number, opts: { after?: string | undefined; from?: string | undefined; to?: string | undefined; limit: number }): Promise<VersionRow[]> {
+    let q = this.db.selectFrom('versions as v').selectAll('v').where('v.container_id', '=', containerId).where('v.mtime', '<', until)
+      .where('v.serial', '=', (eb) => eb.selectFrom('versions as w').select((w) => w.fn.max('w.serial').as('m'))
+        .whereRef('w.container_id', '=', 'v.container_id').whereRef('w.name', '=', 'v.name').where('w.mtime', '<', until))
+      .where('v.cluster', '!=', DELETED);
+    if (opts.after !== undefined) q = q.where('v.name', '>', opts.after);
+    if (opts.from !== undefined) q = q.where('v.name', '>=', opts.from);
+    if (opts.to !== undefined) q = q.where('v.name', '<', opts.to);
+    return q.orderBy('v.name').limit(opts.limit).execute();
+  }
+
+  /** Removes history (superseded versions and delete markers) older than a time; returns how many. */
+  async purgeHistory(containerId: number, before: number, name?: string): Promise<number> {
+    let q = this.db.deleteFrom('versions').where('container_id', '=', containerId).where('cluster', '!=', CURRENT).where('mtime', '<', before);
+    if (name !== undefined) q = q.where('name', '=', name);
+    return Number((await q.executeTakeFirst()).numDeletedRows);
   }
 
   async insertVersion(row: Insertable<VersionsTable>): Promise<number> {
