@@ -148,19 +148,23 @@ await bench('SQLite (embedded default)', '');
 console.log('\nSQLite, in-process client');
 await benchInProcess('');
 const pgAdmin = opt('pg', process.env.SNF_TEST_PG_URL);
-if (pgAdmin) {
-  const name = `snf_bench_${Date.now()}`;
+/** Runs `f` with the URL of a fresh PostgreSQL database, dropped afterwards. */
+async function withPgDatabase(f) {
+  const name = `snf_bench_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
   const admin = new pg.Client({ connectionString: pgAdmin });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);
   const u = new URL(pgAdmin);
   u.pathname = `/${name}`;
   try {
-    await bench('PostgreSQL', u.toString());
-    console.log('\nPostgreSQL, in-process client');
-    await benchInProcess(u.toString());
+    await f(u.toString());
   } finally {
     await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await admin.end();
   }
+}
+if (pgAdmin) {
+  await withPgDatabase((url) => bench('PostgreSQL', url));
+  console.log('\nPostgreSQL, in-process client');
+  await withPgDatabase((url) => benchInProcess(url));
 }
