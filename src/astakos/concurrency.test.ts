@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { dbTargets, startTestNode, withAstakos, type TestNode } from '../test/harness.js';
+import { dbTargets, startTestNode, withAstakos, type TestNode, addService } from '../test/harness.js';
 import { chargeProvisions, QuotaError, type QuotaClient } from '../common/quota.js';
 import { HttpQuotaClient } from './client/http.js';
 
@@ -10,20 +10,6 @@ const LIMIT = 100;
 
 let seq = 0;
 
-/** Registers the widgets service the operator's way, 100 widgets per user; returns its token. */
-function addWidgets(t: TestNode): Promise<string> {
-  const url = `${t.url}/widgets`;
-  return withAstakos(t, async (a) => {
-    const token = await a.catalog.addComponent('widgets', url, `${url}/ui`);
-    await a.catalog.importServices({
-      widgets_api: {
-        component: 'widgets', type: 'widgets', endpoints: [{ versionId: 'v1', publicURL: `${url}/v1` }],
-        resources: { w: { name: W, desc: 'Widgets', service_type: 'widgets', service_origin: 'widgets_api', base_default: LIMIT } },
-      },
-    });
-    return token;
-  });
-}
 
 async function activeUser(t: TestNode): Promise<string> {
   const email = `busy-${++seq}-${Date.now()}@example.org`;
@@ -51,7 +37,7 @@ for (const db of dbTargets()) describe(`concurrent commissions on ${db.name}`, (
   let token: string;
   before(async () => {
     t = await startTestNode({ db });
-    token = await addWidgets(t);
+    token = await addService(t, 'widgets', W, LIMIT);
   });
   after(async () => { await t?.close(); });
 

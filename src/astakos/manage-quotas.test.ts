@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { chargeProvisions } from '../common/quota.js';
-import { call, dbTargets, runCli, startTestNode, withAstakos, type TestNode } from '../test/harness.js';
+import { call, dbTargets, runCli, startTestNode, withAstakos, type TestNode, addService } from '../test/harness.js';
 import { ASTAKOS_CLIENT, PENDING_APP } from './logic/projects.js';
 
 for (const db of dbTargets()) {
@@ -14,10 +14,8 @@ for (const db of dbTargets()) {
 
     before(async () => {
       t = await startTestNode({ db, roles: ['astakos'] });
+      await addService(t, 'widgets', 'widgets.w', 3);
       const made = await withAstakos(t, async (a) => {
-        await a.catalog.addComponent('widgets', `${t.url}/widgets`, `${t.url}/widgets/ui`);
-        await a.catalog.importServices({ widgets_api: { component: 'widgets', type: 'widgets', endpoints: [{ versionId: 'v1', publicURL: `${t.url}/widgets/v1` }],
-          resources: { w: { name: 'widgets.w', desc: 'Widgets', service_type: 'widgets', service_origin: 'widgets_api', base_default: 3 } } } });
         const u = await a.accounts.createUser({ email: 'ops-user@example.org', password: 'password1', active: true });
         const ad = await a.accounts.createUser({ email: 'ops-admin@example.org', password: 'password1', active: true, admin: true });
         return { user: { uuid: u.user.uuid, token: u.token }, admin: { uuid: ad.user.uuid, token: ad.token } };

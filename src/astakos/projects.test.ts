@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { chargeProvisions, QuotaError, reassignProvisions } from '../common/quota.js';
-import { call, dbTargets, startTestNode, withAstakos, type TestNode } from '../test/harness.js';
+import { call, dbTargets, startTestNode, withAstakos, type TestNode, addService } from '../test/harness.js';
 import { PENDING_APP } from './logic/projects.js';
 
 const ACCOUNT = '/astakos/account/v1.0';
@@ -14,20 +14,6 @@ interface User { uuid: string; token: string; email: string }
 
 let seq = 0;
 
-/** Registers the widgets service the operator's way; returns the component's token. */
-function addWidgets(t: TestNode): Promise<string> {
-  const url = `${t.url}/widgets`;
-  return withAstakos(t, async (a) => {
-    const token = await a.catalog.addComponent('widgets', url, `${url}/ui`);
-    await a.catalog.importServices({
-      widgets_api: {
-        component: 'widgets', type: 'widgets', endpoints: [{ versionId: 'v1', publicURL: `${url}/v1` }],
-        resources: { w: { name: W, desc: 'Widgets', service_type: 'widgets', service_origin: 'widgets_api', base_default: BASE } },
-      },
-    });
-    return token;
-  });
-}
 
 const message = (res: { json?: any }) => (Object.values(res.json ?? {})[0] as { message?: string } | undefined)?.message;
 
@@ -35,7 +21,7 @@ for (const db of dbTargets()) describe(`projects on ${db.name}`, () => {
   let t: TestNode;
   before(async () => {
     t = await startTestNode({ db });
-    await addWidgets(t);
+    await addService(t, 'widgets', W, BASE);
   });
   after(async () => { await t?.close(); });
 

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { call, dbTargets, startTestNode, withAstakos, type TestNode } from '../test/harness.js';
+import { call, dbTargets, startTestNode, withAstakos, type TestNode, addService } from '../test/harness.js';
 import { chargeProvisions } from '../common/quota.js';
 
 const ACCOUNT = '/astakos/account/v1.0';
@@ -10,20 +10,6 @@ const LIMIT = 3;
 
 let seq = 0;
 
-/** Registers the widgets service the operator's way; returns the component's token. */
-function addWidgets(t: TestNode): Promise<string> {
-  const url = `${t.url}/widgets`;
-  return withAstakos(t, async (a) => {
-    const token = await a.catalog.addComponent('widgets', url, `${url}/ui`);
-    await a.catalog.importServices({
-      widgets_api: {
-        component: 'widgets', type: 'widgets', endpoints: [{ versionId: 'v1', publicURL: `${url}/v1` }],
-        resources: { w: { name: W, desc: 'Widgets', service_type: 'widgets', service_origin: 'widgets_api', base_default: LIMIT } },
-      },
-    });
-    return token;
-  });
-}
 
 async function activeUser(t: TestNode) {
   const email = `api-${++seq}-${Date.now()}@example.org`;
@@ -39,7 +25,7 @@ for (const db of dbTargets()) describe(`the quota API on ${db.name}`, () => {
   let service: string;
   before(async () => {
     t = await startTestNode({ db, roles: ['astakos'] });
-    service = await addWidgets(t);
+    service = await addService(t, 'widgets', W, LIMIT);
   });
   after(async () => { await t?.close(); });
 
@@ -74,7 +60,7 @@ for (const db of dbTargets()) describe(`the quota API on ${db.name}`, () => {
     it('anyone lists the API-visible resources, without a token', async () => {
       const res = await get('/resources');
       assert.equal(res.status, 200, res.text);
-      assert.deepEqual(res.json[W], { service: 'widgets_api', description: 'Widgets', unit: null, ui_visible: true, api_visible: true });
+      assert.deepEqual(res.json[W], { service: 'widgets_api', description: 'widgets of a user', unit: null, ui_visible: true, api_visible: true });
       assert.equal(res.json['astakos.pending_app'], undefined);
       assert.ok(Object.values(res.json as Record<string, { api_visible: boolean }>).every((r) => r.api_visible));
     });

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { call, dbTargets, startTestNode, withAstakos, type TestNode } from '../test/harness.js';
+import { call, dbTargets, startTestNode, withAstakos, type TestNode, addService } from '../test/harness.js';
 import { chargeProvisions, QuotaError, reassignProvisions, type CommissionProvision, type QuotaClient } from '../common/quota.js';
 import { ApiError } from '../common/errors.js';
 import { HttpQuotaClient } from './client/http.js';
@@ -12,20 +12,6 @@ const LIMIT = 3;
 
 let seq = 0;
 
-/** Registers a service component the operator's way, with one resource; returns the component's token. */
-function addService(t: TestNode, component: string, resource: string, baseDefault: number): Promise<string> {
-  const url = `${t.url}/${component}`;
-  return withAstakos(t, async (a) => {
-    const token = await a.catalog.addComponent(component, url, `${url}/ui`);
-    await a.catalog.importServices({
-      [`${component}_api`]: {
-        component, type: component, endpoints: [{ versionId: 'v1', publicURL: `${url}/v1` }],
-        resources: { [resource.split('.')[1]!]: { name: resource, desc: `${component} of a user`, service_type: component, service_origin: `${component}_api`, base_default: baseDefault } },
-      },
-    });
-    return token;
-  });
-}
 
 /** An active user (with a system project holding base_default widgets): uuid and API token. */
 async function activeUser(t: TestNode, opts: { admin?: boolean } = {}) {

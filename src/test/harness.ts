@@ -165,3 +165,18 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** Registers a service component the operator's way, charging one resource (`<component>.<x>`); returns the component's token. */
+export function addService(t: Pick<TestNode, 'node' | 'url'>, component: string, resource: string, baseDefault: number): Promise<string> {
+  const url = `${t.url}/${component}`;
+  return withAstakos(t, async (a) => {
+    const token = await a.catalog.addComponent(component, url, `${url}/ui`);
+    await a.catalog.importServices({
+      [`${component}_api`]: {
+        component, type: component, endpoints: [{ versionId: 'v1', publicURL: `${url}/v1` }],
+        resources: { [resource.split('.')[1]!]: { name: resource, desc: `${component} of a user`, service_type: component, service_origin: `${component}_api`, base_default: baseDefault } },
+      },
+    });
+    return token;
+  });
+}
