@@ -60,6 +60,12 @@ export async function migrateToLatest(database: Database<unknown>, service: stri
   }
 }
 
+/** Starts a CREATE TABLE whose first column is an auto-incrementing integer key, on either engine. */
+export function createTableWithSerial(db: Kysely<any>, dialect: Dialect, table: string, column = 'id') {
+  return db.schema.createTable(table).addColumn(column, dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+    dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement());
+}
+
 /** True when an insert or update failed on a UNIQUE constraint, on either engine. */
 export function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string };

@@ -1,11 +1,9 @@
 import { type Kysely, type Migration } from 'kysely';
-import type { Dialect } from '../../common/db.js';
+import { createTableWithSerial, type Dialect } from '../../common/db.js';
 
 /** The identity service's schema history; never edit a shipped migration, add one. */
 export function astakosMigrations(dialect: Dialect): Record<string, Migration> {
-  const serial = (db: Kysely<any>, table: string, column = 'id') =>
-    db.schema.createTable(table).addColumn(column, dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
-      dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement());
+  const serial = (db: Kysely<any>, table: string, column = 'id') => createTableWithSerial(db, dialect, table, column);
   return {
     '0001_identity': {
       async up(db: Kysely<any>) {

@@ -1,11 +1,9 @@
 import { sql, type Kysely, type Migration } from 'kysely';
-import type { Dialect } from '../../common/db.js';
+import { createTableWithSerial, type Dialect } from '../../common/db.js';
 
 /** The object storage schema history; never edit a shipped migration, add one. */
 export function pithosMigrations(dialect: Dialect): Record<string, Migration> {
-  const serial = (db: Kysely<any>, table: string, column: string) =>
-    db.schema.createTable(table).addColumn(column, dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
-      dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement());
+  const serial = (db: Kysely<any>, table: string, column: string) => createTableWithSerial(db, dialect, table, column);
   // Names sort and compare byte by byte, as Swift lists them, whatever the database's locale.
   const name = dialect === 'postgres' ? sql`text collate "C"` : 'text';
   return {
