@@ -80,6 +80,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     loggerInstance: log as FastifyBaseLogger,
     bodyLimit: settings.int('http.body_limit'),
     requestIdHeader: 'x-request-id',
+    // Container names may be 256 characters long (URL-encoded, up to three times that).
+    maxParamLength: 1024,
     forceCloseConnections: true,
   });
   app.get('/healthz', async (_req, reply) => reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'starting', roles }));

@@ -199,6 +199,21 @@ for (const db of dbTargets()) describe(`the object API on ${db.name}`, () => {
       assert.match(xml.text, /<object><name>readme.txt<\/name>/);
     });
 
+    it('a listing resumed at a subdir marker does not repeat that subdir', async () => {
+      const { req } = await userWith({ 'docs/readme.txt': 'r', 'big.bin': 'b' });
+      assert.deepEqual((await req('/box?delimiter=/&format=json')).json.map((e: any) => e.subdir ?? e.name), ['big.bin', 'docs/']);
+      const next = await req('/box?delimiter=/&marker=docs/&format=json');
+      assert.deepEqual(next.json, [], 'Swift leaves out the subdir the marker names');
+    });
+
+    it('a container name of up to 256 characters is accepted', async () => {
+      const { req } = await userWith();
+      const name = 'c'.repeat(256);
+      assert.equal((await req(`/${name}`, { method: 'PUT' })).status, 201);
+      assert.equal((await req(`/${name}`, { method: 'HEAD' })).status, 204);
+      assert.equal((await req(`/${'c'.repeat(257)}`, { method: 'PUT' })).status, 400);
+    });
+
     it('a JSON listing describes each object: bytes, MD5 hash, type, times, Merkle hash, UUID, version and author', async () => {
       const data = randomObject(BLOCK + 1000);
       const { u, req, put } = await userWith();
@@ -489,6 +504,26 @@ for (const db of dbTargets()) describe(`the object API on ${db.name}`, () => {
       assert.equal(header(source, 'x-object-uuid'), header(src, 'x-object-uuid'));
       assert.equal((await req('/box/nothing', { method: 'COPY', headers: { destination: '/box/x' } })).status, 404);
       assert.equal((await req('/box/src.bin', { method: 'COPY' })).status, 400, 'COPY needs a Destination');
+    });
+
+    it('a copy onto an existing object gives it a new UUID, and the reply carries the ETag the copy then shows', async () => {
+      const { req } = await userWith({ 'src.txt': 'source', 'dst.txt': 'old destination' });
+      const before = await req('/box/dst.txt', { method: 'HEAD' });
+      const copied = await req('/box/dst.txt', { method: 'PUT', headers: { 'x-copy-from': '/box/src.txt', 'content-length': '0' } });
+      assert.equal(copied.status, 201);
+      const after = await req('/box/dst.txt', { method: 'HEAD' });
+      assert.equal(header(copied, 'etag'), header(after, 'etag'));
+      assert.notEqual(header(after, 'x-object-uuid'), header(before, 'x-object-uuid'), 'as Synnefo: a copy is a new object');
+    });
+
+    it('a conditional upload is refused with 412: If-None-Match * over an existing object, If-Match over a missing one', async () => {
+      const { req, put } = await userWith({ 'here.txt': 'here' });
+      assert.equal((await put('/box/here.txt', 'again', { 'if-none-match': '*' })).status, 412);
+      assert.equal((await req('/box/here.txt')).text, 'here');
+      assert.equal((await put('/box/here.txt', 'again', { 'if-match': `"${md5('other')}"` })).status, 412);
+      assert.equal((await put('/box/absent.txt', 'new', { 'if-match': '*' })).status, 412);
+      assert.equal((await req('/box/absent.txt', { method: 'HEAD' })).status, 404);
+      assert.equal((await put('/box/here.txt', 'again', { 'if-match': `"${md5('here')}"` })).status, 201);
     });
 
     it('a move (X-Move-From) keeps the UUID and the source is gone', async () => {

@@ -326,6 +326,10 @@ export async function objectApi(app: FastifyInstance, deps: ObjectApiDeps): Prom
       const { account, container, name } = names(request);
       const user = userOf(request).uuid;
       checkSharingRights(request);
+      if (request.headers['if-match'] !== undefined || request.headers['if-none-match'] !== undefined) {
+        // Conditional writes: "only if it is still this version" / "only if it does not exist yet".
+        etagConditions(request, reply, await objects.currentEtag(user, account, container, name));
+      }
       const copy = sourceOf(request, 'x-copy-from');
       const move = sourceOf(request, 'x-move-from');
       if (copy || move) {
@@ -334,7 +338,7 @@ export async function objectApi(app: FastifyInstance, deps: ObjectApiDeps): Prom
           ...(typeof request.headers['content-type'] === 'string' ? { contentType: attrs.contentType } : {}), meta: attrs.meta,
         }, !!move);
         await applySharing(request);
-        return reply.code(201).header('X-Object-Version', String(r.version)).header('ETag', r.hash).send();
+        return reply.code(201).header('X-Object-Version', String(r.version)).header('ETag', r.etag).send();
       }
       if (request.headers['content-length'] === undefined && request.headers['transfer-encoding'] !== 'chunked') {
         throw new ApiError(411, 'lengthRequired', 'Missing Content-Length header');
@@ -345,12 +349,11 @@ export async function objectApi(app: FastifyInstance, deps: ObjectApiDeps): Prom
         const r = await objects.putObjectHashmap(user, account, container, name, body.bytes, body.hashes as string[], { ...attrsFrom(request), etag: undefined });
         if (!('hash' in r)) return reply.code(409).type('application/json; charset=utf-8').send(r.missing);
         await applySharing(request);
-        return reply.code(201).header('ETag', r.hash).header('X-Object-Version', String(r.version)).send();
+        return reply.code(201).header('ETag', r.etag).header('X-Object-Version', String(r.version)).send();
       }
       const r = await objects.putObjectStream(user, account, container, name, bodyStream(request), attrsFrom(request));
       await applySharing(request);
-      const v = await objects.object(user, account, container, name);
-      return reply.code(201).header('ETag', v.version.checksum || r.hash).header('X-Object-Version', String(r.version)).send();
+      return reply.code(201).header('ETag', r.etag).header('X-Object-Version', String(r.version)).send();
     },
     POST: async (request, reply) => {
       const { account, container, name } = names(request);

@@ -178,7 +178,8 @@ export class Objects {
         if (delimiter && cut >= 0 && cut + delimiter.length < rest.length) {
           if (opts.path !== undefined) continue;
           const subdir = prefix + rest.slice(0, cut + delimiter.length);
-          out.push({ kind: 'subdir', name: subdir });
+          // A subdir the client already has (the marker) is not listed again, or paging would never end.
+          if (opts.marker === undefined || subdir > opts.marker) out.push({ kind: 'subdir', name: subdir });
           // Jump past every name under this subdir in one step.
           after = `${subdir}\u{10FFFF}`;
           break;
@@ -313,7 +314,8 @@ export class Objects {
       meta: mergeMeta(JSON.parse(src.version.meta), attrs.meta ?? {}, true),
     };
     const sameObject = src.container.id === dst.id && from.name === to.name;
-    const result = await this.commitVersion(user, dst, to.name, hashesOf(src.version, this.hexLength), src.version.size, merged, move || sameObject ? src.version.uuid : undefined);
+    // A copy is a new object (new UUID); a move, or a restore onto itself, is the same one.
+    const result = await this.commitVersion(user, dst, to.name, hashesOf(src.version, this.hexLength), src.version.size, merged, move || sameObject ? src.version.uuid : randomUUID());
     if (move && !sameObject) await this.deleteObject(user, from.account, from.container, from.name);
     return result;
   }
@@ -372,7 +374,7 @@ export class Objects {
       if (commission !== undefined) await s.recordCommission(commission, now);
       return created;
     });
-    return { hash, version: serial, uuid };
+    return { hash, etag: attrs.checksum || hash, version: serial, uuid };
   }
 
   /**
@@ -417,6 +419,17 @@ export class Objects {
       parts.push(...rows);
       if (rows.length < 1000) return parts;
       after = rows.at(-1)!.name;
+    }
+  }
+
+  /** The ETag of an object now, or undefined when it does not exist (for conditional writes). */
+  async currentEtag(user: string, account: string, container: string, name: string): Promise<string | undefined> {
+    try {
+      const { version } = await this.object(user, account, container, name);
+      return version.checksum || version.hash;
+    } catch (err) {
+      if (err instanceof NotFound) return undefined;
+      throw err;
     }
   }
 
