@@ -81,7 +81,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     bodyLimit: settings.int('http.body_limit'),
     requestIdHeader: 'x-request-id',
     // Container names may be 256 characters long (URL-encoded, up to three times that).
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     forceCloseConnections: true,
   });
   app.get('/healthz', async (_req, reply) => reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'starting', roles }));
