@@ -168,27 +168,30 @@ export class Objects {
     const out: ({ kind: 'object'; version: VersionRow } | { kind: 'subdir'; name: string })[] = [];
     let after = opts.marker;
     while (out.length < limit) {
-      const rows = await fetchRows(c, { after, from: prefix || undefined, to: prefix ? `${prefix}\u{10FFFF}` : opts.endMarker, limit: limit - out.length });
+      // With a delimiter, one subdir can hide any number of names: read a few rows, then jump past it.
+      const want = delimiter ? Math.min(32, limit - out.length) : limit - out.length;
+      const rows = await fetchRows(c, { after, from: prefix || undefined, to: prefix ? `${prefix}\u{10FFFF}` : opts.endMarker, limit: want });
       if (rows.length === 0) break;
+      let jumped = false;
       for (const v of rows) {
         if (opts.endMarker && v.name >= opts.endMarker) return { container: c, entries: out };
         after = v.name;
         const rest = v.name.slice(prefix.length);
         const cut = delimiter ? rest.indexOf(delimiter) : -1;
         if (delimiter && cut >= 0 && cut + delimiter.length < rest.length) {
-          if (opts.path !== undefined) continue;
           const subdir = prefix + rest.slice(0, cut + delimiter.length);
-          // A subdir the client already has (the marker) is not listed again, or paging would never end.
-          if (opts.marker === undefined || subdir > opts.marker) out.push({ kind: 'subdir', name: subdir });
-          // Jump past every name under this subdir in one step.
+          // `path` lists direct children only; a subdir the client already has (the marker) is not
+          // listed again, or paging would never end.
+          if (opts.path === undefined && (opts.marker === undefined || subdir > opts.marker)) out.push({ kind: 'subdir', name: subdir });
           after = `${subdir}\u{10FFFF}`;
+          jumped = true;
           break;
         }
         if (!visible(v.name) || (metaTest && !metaTest(JSON.parse(v.meta)))) continue;
         out.push({ kind: 'object', version: v });
         if (out.length >= limit) break;
       }
-      if (rows.length < limit && after === rows.at(-1)?.name) break;
+      if (!jumped && rows.length < want) break;
     }
     return { container: c, entries: out };
   }
