@@ -10,7 +10,6 @@ import { jsonBody, requireJsonType, stringField } from './body.js';
 
 /** The web session cookie. */
 export const SESSION_COOKIE = 'snf_session';
-const COOKIE = SESSION_COOKIE;
 
 /** Reads one cookie of a request. */
 export function cookieOf(request: FastifyRequest, name: string): string | undefined {
@@ -30,10 +29,10 @@ export async function accountWebApi(app: FastifyInstance, deps: { accounts: Acco
   const { accounts, sessions } = deps;
 
   const setCookie = (reply: FastifyReply, value: string, maxAgeS: number) => {
-    reply.header('Set-Cookie', `${COOKIE}=${encodeURIComponent(value)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${deps.secureCookies ? '; Secure' : ''}`);
+    reply.header('Set-Cookie', `${SESSION_COOKIE}=${encodeURIComponent(value)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${deps.secureCookies ? '; Secure' : ''}`);
   };
   const sessionUser = async (request: FastifyRequest): Promise<UserRow> => {
-    const user = await sessions.user(cookieOf(request, COOKIE));
+    const user = await sessions.user(cookieOf(request, SESSION_COOKIE));
     if (!user) throw new Unauthorized('Not logged in');
     return user;
   };
@@ -84,7 +83,7 @@ export async function accountWebApi(app: FastifyInstance, deps: { accounts: Acco
   resource(app, '/logout', {
     POST: async (request, reply) => {
       requireJsonType(request);
-      await sessions.end(cookieOf(request, COOKIE));
+      await sessions.end(cookieOf(request, SESSION_COOKIE));
       setCookie(reply, '', 0);
       return reply.code(204).send();
     },
@@ -106,7 +105,7 @@ export async function accountWebApi(app: FastifyInstance, deps: { accounts: Acco
       const user = await sessionUser(request);
       const body = jsonBody(request);
       await accounts.changePassword(user.uuid, stringField(body, 'old_password')!, stringField(body, 'new_password')!);
-      await sessions.endOthers(user.uuid, cookieOf(request, COOKIE));
+      await sessions.endOthers(user.uuid, cookieOf(request, SESSION_COOKIE));
       return profile(await accounts.get(user.uuid));
     },
   });

@@ -57,11 +57,11 @@ export class Catalog {
 
   async modifyComponent(name: string, changes: { baseUrl?: string | undefined; uiUrl?: string | undefined; renewToken?: boolean; purgeServices?: boolean }): Promise<string | undefined> {
     await this.component(name);
-    let token: string | undefined;
+    const token = changes.renewToken ? randomToken() : undefined;
     await this.store.updateComponent(name, {
       ...(changes.baseUrl !== undefined ? { base_url: changes.baseUrl } : {}),
       ...(changes.uiUrl !== undefined ? { ui_url: changes.uiUrl } : {}),
-      ...(changes.renewToken ? (token = randomToken(), { token_hash: tokenDigest(token), token_sealed: this.sealer.seal(token), token_created_at: Date.now() }) : {}),
+      ...(token ? { token_hash: tokenDigest(token), token_sealed: this.sealer.seal(token), token_created_at: Date.now() } : {}),
     });
     if (changes.purgeServices) await this.store.deleteServicesOf(name);
     return token;

@@ -1,9 +1,8 @@
+import type { QuotaValue } from '../../common/quota.js';
 import type { ProjectStore } from '../store/projects.js';
 import type { HoldingRow, QuotaStore } from '../store/quotaholder.js';
 import { projectRef, untag, userRef } from './holdings.js';
 
-/** One resource's quota as the API shows it: the member's share and the project's total. */
-export interface QuotaValue { limit: number; usage: number; pending: number; project_limit: number; project_usage: number; project_pending: number }
 /** project uuid -> resource -> values. */
 export type ProjectQuotas = Record<string, Record<string, QuotaValue>>;
 export type ProjectTotals = Record<string, Record<string, Pick<QuotaValue, 'project_limit' | 'project_usage' | 'project_pending'>>>;

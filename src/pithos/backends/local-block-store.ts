@@ -29,11 +29,8 @@ export class LocalBlockStore implements BlockStore {
   }
 
   async missing(hashes: string[]): Promise<string[]> {
-    const out: string[] = [];
-    await Promise.all(hashes.map(async (h) => {
-      try { await access(this.pathOf(h)); } catch { out.push(h); }
-    }));
-    return hashes.filter((h) => out.includes(h));
+    const present = await Promise.all(hashes.map((h) => access(this.pathOf(h)).then(() => true, () => false)));
+    return hashes.filter((_, i) => !present[i]);
   }
 
   async put(hash: string, data: Buffer): Promise<void> {

@@ -360,7 +360,7 @@ export class Objects {
     const previous = await this.store.current(c.id, name);
     const delta = size - (previous?.size ?? 0);
     if (c.quota > 0 && c.bytes_used + delta > c.quota) throw new QuotaExceeded(`Container quota exceeded: ${c.bytes_used + delta} > ${c.quota} bytes`);
-    const hash = merkleRoot(hashes.length ? hashes : [], this.policy.algorithm);
+    const hash = merkleRoot(hashes, this.policy.algorithm);
     const uuid = keepUuid ?? previous?.uuid ?? randomUUID();
     const serial = await this.charged(c, delta, `${c.account}/${c.name}/${name}`, async (s, commission) => {
       const now = Date.now();
