@@ -196,7 +196,7 @@ describe('synnefo migrate', () => {
     const cloud = freshCloud();
     const r = await runCli('synnefo', ['migrate', '--data-dir', cloud.dataDir, '--config-dir', cloud.configDir]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^migrated: astakos$/m);
+    assert.match(r.stdout, /^migrated: astakos, cyclades$/m);
     assert.ok(existsSync(join(cloud.dataDir, 'astakos.db')));
     assert.deepEqual(JSON.parse(await cloud.ok('user-list', '--output-format', 'json')), []);
   });

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { useOpenStackFaults } from '../common/http/faults.js';
 import type { Role } from '../node/role.js';
 import { accountApi } from './api/account.js';
-import { rawBodies } from './api/body.js';
+import { rawBodies } from '../common/http/body.js';
 import { identityApi } from './api/identity.js';
 import { projectApi } from './api/projects.js';
 import { quotaApi } from './api/quotas.js';

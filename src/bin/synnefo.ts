@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { astakosCommands } from '../astakos/manage.js';
 import { pithosCommands } from '../pithos/manage.js';
+import { cycladesCommands } from '../cyclades/manage.js';
 import { renderRows } from '../common/cli/output.js';
 import { migrateAll, startNode } from '../node/node.js';
 import { manageContext, type ManageContext } from '../node/manage.js';
@@ -41,7 +42,7 @@ dirOptions(program.command('up').description('start every role in one process on
     let creds: InitialCredentials | undefined;
     // The first accounts exist before /healthz says ok, so whoever waits on it can use them.
     const beforeReady = async (context: NodeContext) => { creds = await bootstrapAccounts(context); };
-    const node = await startNode({ roles: ['all'], dataDir: o.dataDir, configDir: o.configDir, overrides: { 'http.port': o.port, 'http.host': o.host }, beforeReady });
+    const node = await startNode({ roles: ['all'], dataDir: o.dataDir, configDir: o.configDir, overrides: { 'http.port': o.port, 'http.host': o.host, 'cyclades.embedded_defaults': true }, beforeReady });
     onSignals(() => node.close());
     const base = node.context.baseUrl();
     const lines = [
@@ -90,5 +91,6 @@ manage.command('settings').description('print effective settings and where each 
   .action(ctx(async (c, o) => c.print(renderRows(c.settings.describe(), ['key', 'value', 'source'], o.outputFormat))));
 astakosCommands(manage, ctx);
 pithosCommands(manage, ctx);
+cycladesCommands(manage, ctx);
 
 program.parseAsync(process.argv).catch(fail);

@@ -54,5 +54,5 @@ export function reassignProvisions(user: string, from: string, to: string, quant
 export interface CommissionResolver {
   clientkey: string;
   /** `accept` when the service's records show the work committed, `reject` when they do not. */
-  decide(serial: number, name: string): Promise<'accept' | 'reject'>;
+  decide(serial: number, name: string): Promise<'accept' | 'reject' | 'unknown'>;
 }

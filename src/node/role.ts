@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { IdentityClient } from '../common/identity.js';
+import type { ObjectStoreClient } from '../common/object-store.js';
 import type { QuotaClient } from '../common/quota.js';
 import type { Logger } from '../common/log.js';
 import type { ComponentSettings } from '../common/settings/schema.js';
@@ -13,6 +14,8 @@ export interface NodeClients {
   quota?: (component: string) => QuotaClient;
   /** Registers a co-located component and its services in the catalog. */
   registerComponent?: (def: ComponentDefinition) => Promise<void>;
+  /** The object store, for services that keep their records with objects (the image registry). */
+  objectStore?: ObjectStoreClient;
 }
 
 /** What every role gets when it starts. */

@@ -127,6 +127,19 @@ describe('synnefo up, as a newcomer runs it', () => {
     assert.equal(res.json.access.user.id, creds.demo.uuid);
   });
 
+  it("leaves the administrator's public placeholder image, which the demo user sees at once", async () => {
+    const res = await call(`${up.url}/cyclades/image/v1.0/images/detail`, { token: creds.demo.token });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.images.length, 1);
+    const [image] = res.json.images;
+    assert.equal(image.owner, creds.admin.uuid);
+    assert.equal(image.is_public, true);
+    assert.equal(image.size, 1048576);
+    assert.equal(image.location, `pithos://${creds.admin.uuid}/images/debian-placeholder.diskdump`);
+    assert.deepEqual({ ...image.properties, DESCRIPTION: undefined }, { OS: 'debian', OSFAMILY: 'linux', USERS: 'root', DESCRIPTION: undefined });
+    assert.match(image.properties.DESCRIPTION, /^Placeholder image for the simulated backend: 1 MiB of zeros, not bootable$/);
+  });
+
   it('refuses a wrong password with a 401 fault', async () => {
     const res = await tokens(up.url, JSON.stringify({ auth: { passwordCredentials: { username: creds.demo.email, password: 'not-the-password' } } }));
     assert.equal(res.status, 401);

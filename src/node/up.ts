@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { randomToken } from '../common/crypto.js';
 import { settingsTemplate } from '../common/settings/load.js';
 import { openAstakos } from '../astakos/service.js';
+import { ensurePlaceholderImage } from '../plankton/service.js';
 import type { NodeContext } from './role.js';
 import { ALL_SETTINGS } from './roles.js';
 
@@ -28,8 +29,9 @@ function writeAtomic(file: string, data: string, mode: number): void {
 }
 
 /**
- * On a node's first start, creates the administrator and the demo user and records their
- * credentials (mode 0600). Later starts leave accounts alone; returns undefined then.
+ * On a node's first start, creates the administrator and the demo user, the administrator's public
+ * placeholder image, and records their credentials (mode 0600). Later starts leave accounts alone;
+ * returns undefined then.
  */
 export async function bootstrapAccounts(context: NodeContext): Promise<InitialCredentials | undefined> {
   const file = join(context.dataDir, CREDENTIALS_FILE);
@@ -50,6 +52,8 @@ export async function bootstrapAccounts(context: NodeContext): Promise<InitialCr
       admin: await make('admin@synnefo.local', 'Admin', true),
       demo: await make('demo@synnefo.local', 'Demo', false),
     };
+    // A public image from the start, so the demo user can create a server at once.
+    if (context.clients.objectStore) await ensurePlaceholderImage(context, creds.admin.uuid);
     writeAtomic(file, JSON.stringify(creds, null, 2) + '\n', 0o600);
     return creds;
   } finally {

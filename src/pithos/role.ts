@@ -5,6 +5,7 @@ import { requireUser } from '../common/http/auth.js';
 import { useOpenStackFaults } from '../common/http/faults.js';
 import type { Role } from '../node/role.js';
 import { objectApi, publicApi } from './api/routes.js';
+import { InProcessObjectStoreClient } from './client.js';
 import { PITHOS_COMPONENT } from './component.js';
 import { openPithos } from './service.js';
 import { pithosSettings } from './settings.js';
@@ -20,6 +21,7 @@ export const pithosRole: Role = {
     if (!identity || !quotaFor) throw new ConfigError('the pithos role needs the astakos role in the same node (split deployment of pithos is not supported yet)');
     const quota = quotaFor(PITHOS_COMPONENT.name);
     const pithos = await openPithos({ settings: ctx.settings, dataDir: ctx.dataDir, log: ctx.log, quota });
+    ctx.clients.objectStore = new InProcessObjectStoreClient(pithos);
     return {
       component: PITHOS_COMPONENT,
       async routes(app: FastifyInstance) {

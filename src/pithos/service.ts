@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { migrateToLatest, openDatabase, type Database } from '../common/db.js';
 import type { Logger } from '../common/log.js';
@@ -7,6 +8,7 @@ import type { BlockStore } from './backends/block-store.js';
 import { LocalBlockStore } from './backends/local-block-store.js';
 import { S3BlockStore } from './backends/s3-block-store.js';
 import { ConfigError } from '../common/errors.js';
+import { HashPool } from './logic/hash-pool.js';
 import { Objects } from './logic/objects.js';
 import { pithosMigrations } from './store/migrations.js';
 import { ObjectStore } from './store/objects.js';
@@ -20,6 +22,8 @@ export interface Pithos {
   blocks: BlockStore;
   objects: Objects;
   store: ObjectStore;
+  /** The threads that hash uploaded bytes. */
+  hashing: HashPool;
   close(): Promise<void>;
 }
 
@@ -43,12 +47,21 @@ export async function openPithos(opts: { settings: Settings; dataDir: string; lo
   const blocks = blockStoreFrom(settings, opts.dataDir);
   const store = new ObjectStore(database.db);
   const sharing = new SharingStore(database.db);
-  const objects = new Objects(store, sharing, new Access(sharing, store), blocks, opts.quota, {
+  const hashing = new HashPool(hashThreads(settings.int('pithos.hash_threads')));
+  const objects = new Objects(store, sharing, new Access(sharing, store), blocks, hashing, opts.quota, {
     blockSize: settings.int('pithos.block_size'), algorithm: settings.string('pithos.hash_algorithm'),
   }, {
     defaultVersioning: settings.string('pithos.default_versioning') as 'auto' | 'none',
     maxObjectSize: settings.int('pithos.max_object_size'),
     listLimit: settings.int('pithos.list_limit'),
   }, opts.log);
-  return { database, blocks, objects, store, close: () => database.close() };
+  return {
+    database, blocks, objects, store, hashing,
+    async close() { await hashing.close(); await database.close(); },
+  };
+}
+
+/** Hashing threads for the `pithos.hash_threads` setting: -1 is one per core, at most 4. */
+export function hashThreads(setting: number): number {
+  return setting >= 0 ? setting : Math.min(4, availableParallelism());
 }

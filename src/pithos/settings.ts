@@ -17,6 +17,7 @@ export const pithosSettings: ComponentSettings = {
     'pithos.s3_prefix': { type: 'string', default: 'blocks/', description: 'Key prefix of blocks in the bucket' },
     'pithos.default_versioning': { type: 'enum', default: 'auto', choices: ['auto', 'none'], description: 'Versioning policy of new containers' },
     'pithos.list_limit': { type: 'int', default: 10000, min: 1, description: 'Most names one listing returns' },
+    'pithos.hash_threads': { type: 'int', default: -1, min: -1, max: 64, description: 'Threads that hash uploaded bytes (block SHA-256 and object MD5) beside the request thread: -1 one per core (at most 4), 0 none (hash on the request thread)' },
     'pithos.max_object_size': { type: 'int', default: 5 * 1024 ** 3, min: 1, description: 'Largest object one PUT may upload, in bytes' },
   },
 };

@@ -7,7 +7,7 @@ import type { Accounts } from '../logic/accounts.js';
 import type { Catalog } from '../logic/catalog.js';
 import type { Mailer } from '../logic/mailer.js';
 import type { UserDirectory } from '../logic/directory.js';
-import { formBody, jsonBody } from './body.js';
+import { formBody, jsonBody } from '../../common/http/body.js';
 
 export interface AccountApiDeps {
   accounts: Accounts;

@@ -5,7 +5,7 @@ import { isoTime } from '../../common/time.js';
 import type { Accounts } from '../logic/accounts.js';
 import type { Catalog } from '../logic/catalog.js';
 import type { UserRow } from '../store/users.js';
-import { isEmptyBody, jsonBody } from './body.js';
+import { isEmptyBody, jsonBody } from '../../common/http/body.js';
 
 const VERSION = { id: 'v2.0', status: 'CURRENT', updated: '2014-04-17T00:00:00Z' };
 

@@ -8,7 +8,7 @@ import type { Actor, ApplicationInput, Projects } from '../logic/projects.js';
 import type { UserDirectory } from '../logic/directory.js';
 import type { ApplicationRow, MembershipRow, ProjectRow } from '../store/projects.js';
 import { INFINITE, type Resources } from '../logic/resources.js';
-import { jsonBody } from './body.js';
+import { jsonBody } from '../../common/http/body.js';
 import { userFrom } from './quotas.js';
 
 const time = (ms: number | null) => (ms === null ? null : isoTime(ms));

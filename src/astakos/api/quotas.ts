@@ -10,7 +10,7 @@ import type { QuotaViews } from '../logic/quotas.js';
 import type { Resources } from '../logic/resources.js';
 import type { ComponentRow } from '../store/catalog.js';
 import type { UserRow } from '../store/users.js';
-import { jsonBody } from './body.js';
+import { jsonBody } from '../../common/http/body.js';
 
 export interface QuotaApiDeps { accounts: Accounts; catalog: Catalog; quotaholder: QuotaHolder; quotas: QuotaViews; resources: Resources }
 

@@ -6,7 +6,7 @@ import { realName, type Accounts } from '../logic/accounts.js';
 import type { WebSessions } from '../logic/sessions.js';
 import { STATE_LABELS } from '../logic/states.js';
 import type { UserRow } from '../store/users.js';
-import { jsonBody, requireJsonType, stringField } from './body.js';
+import { jsonBody, requireJsonType, stringField } from '../../common/http/body.js';
 
 /** The web session cookie. */
 export const SESSION_COOKIE = 'snf_session';

@@ -33,23 +33,49 @@ export class LocalBlockStore implements BlockStore {
     return hashes.filter((_, i) => !present[i]);
   }
 
-  async put(hash: string, data: Buffer): Promise<void> {
-    const path = this.pathOf(hash);
+  /** Writes under way, by hash: a second writer of a block waits for the first (and is durable when it is). */
+  private readonly writing = new Map<string, Promise<void>>();
+  /** Fan-out directories known to exist (at most 65,536 + 256 of them). */
+  private readonly dirs = new Set<string>();
+
+  put(hash: string, data: Buffer): Promise<void> {
+    let path: string;
+    try { path = this.pathOf(hash); } catch (err) { return Promise.reject(err); }
+    const inFlight = this.writing.get(hash);
+    if (inFlight) return inFlight;
+    const p = this.write(hash, path, data).finally(() => this.writing.delete(hash));
+    this.writing.set(hash, p);
+    return p;
+  }
+
+  private async write(hash: string, path: string, data: Buffer): Promise<void> {
     try {
       await access(path);
       return;
     } catch { /* not there yet */ }
     const dir = this.dirOf(hash);
-    await mkdir(dir, { recursive: true });
     const tmp = join(this.tmp, `${hash}.${randomBytes(6).toString('hex')}`);
     const fh = await open(tmp, 'w', 0o640);
     try {
-      await fh.writeFile(data);
+      // One write call (a partial write continues), not writeFile's 512 KiB pieces.
+      for (let done = 0; done < data.length;) done += (await fh.write(data, done, data.length - done, done)).bytesWritten;
       await fh.sync();
     } finally {
       await fh.close();
     }
-    await rename(tmp, path);
+    if (!this.dirs.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.dirs.add(dir);
+    }
+    try {
+      await rename(tmp, path);
+    } catch (err) {
+      // The directory went away under us (removed by hand): make it again, once.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') { await unlink(tmp).catch(() => undefined); throw err; }
+      this.dirs.delete(dir);
+      await mkdir(dir, { recursive: true });
+      await rename(tmp, path);
+    }
     const dh = await open(dir, 'r');
     try { await dh.sync(); } finally { await dh.close(); }
   }

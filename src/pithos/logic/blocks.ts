@@ -1,62 +1,93 @@
-import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { BadRequest } from '../../common/errors.js';
 import type { BlockStore } from '../backends/block-store.js';
+import { blockBuffer, releaseBlockBuffer, type HashPool } from './hash-pool.js';
 import { blockHash, trimBlock, type BlockPolicy } from './hashmap.js';
 
-/** How many blocks may be hashed and written at once while more bytes arrive. */
+/** How many blocks of one upload may be hashed and written at once while more bytes arrive. */
 const IN_FLIGHT = 4;
 
 /**
- * Splits a byte stream into blocks, hashing and storing each as it fills (a few at a time), so
- * memory stays at a few blocks however large the upload. Returns the block hashes and the size.
+ * Splits a byte stream into blocks and stores them, returning the block hashes, the size and the
+ * MD5 of the whole. Bytes are copied once, into a block buffer on shared memory; a full block is
+ * hashed on a hashing thread and written to the block store while the next one fills, up to
+ * `IN_FLIGHT` blocks at once (then the request is read no further until one is done), so memory
+ * stays at a few blocks however large the upload. The MD5 runs on one hashing thread, fed block by
+ * block in order. Nothing is committed here: on any failure the blocks written stay unreferenced.
  */
-export async function storeStream(body: Readable, policy: BlockPolicy, blocks: BlockStore, maxSize: number): Promise<{ hashes: string[]; size: number; md5: string }> {
+export async function storeStream(body: Readable, policy: BlockPolicy, blocks: BlockStore, maxSize: number, hashing: HashPool): Promise<{ hashes: string[]; size: number; md5: string }> {
+  const { blockSize } = policy;
   const hashes: string[] = [];
-  const md5 = createHash('md5');
+  const md5 = hashing.stream('md5');
   const pending = new Set<Promise<void>>();
   let failure: unknown;
   let size = 0;
-  let current: Buffer[] = [];
+  let block: Buffer | undefined = blockBuffer(blockSize);
   let filled = 0;
 
-  const flush = async (data: Buffer) => {
-    const hash = blockHash(data, policy.algorithm);
-    hashes.push(hash);
-    const p: Promise<void> = blocks.put(hash, trimBlock(data)).catch((err) => { failure ??= err; }).finally(() => pending.delete(p));
+  /** Hashes and stores a full (or the last) block; its buffer is released when both threads and the write are done with it. */
+  const dispatch = (buf: Buffer, length: number) => {
+    const index = hashes.push('') - 1;
+    const data = buf.subarray(0, length);
+    const summed = md5.update(data);
+    const stored = hashing.hashBlock(data, policy.algorithm).then(({ hash, length: kept }) => {
+      hashes[index] = hash;
+      return blocks.put(hash, data.subarray(0, kept));
+    });
+    const p: Promise<void> = Promise.allSettled([summed, stored]).then((results) => {
+      releaseBlockBuffer(buf);
+      for (const r of results) if (r.status === 'rejected') failure ??= r.reason;
+      pending.delete(p);
+    });
     pending.add(p);
-    if (pending.size >= IN_FLIGHT) await Promise.race(pending);
   };
 
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    if (failure) break;
-    size += chunk.length;
-    md5.update(chunk);
-    if (size > maxSize) throw new BadRequest(`Object larger than ${maxSize} bytes`);
-    let offset = 0;
-    while (offset < chunk.length) {
-      const take = Math.min(policy.blockSize - filled, chunk.length - offset);
-      current.push(chunk.subarray(offset, offset + take));
-      filled += take;
-      offset += take;
-      if (filled === policy.blockSize) {
-        await flush(Buffer.concat(current, filled));
-        current = [];
-        filled = 0;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      if (failure) break;
+      size += chunk.length;
+      if (size > maxSize) throw new BadRequest(`Object larger than ${maxSize} bytes`);
+      let offset = 0;
+      while (offset < chunk.length) {
+        const take = Math.min(blockSize - filled, chunk.length - offset);
+        chunk.copy(block!, filled, offset, offset + take);
+        filled += take;
+        offset += take;
+        if (filled === blockSize) {
+          dispatch(block!, filled);
+          block = blockBuffer(blockSize);
+          filled = 0;
+          if (pending.size >= IN_FLIGHT) await Promise.race(pending);
+        }
       }
     }
+    if (!failure && filled > 0) {
+      dispatch(block!, filled);
+      block = undefined;
+    }
+    await Promise.all(pending);
+    if (failure) throw failure;
+    return { hashes, size, md5: await md5.digest() };
+  } catch (err) {
+    md5.abort();
+    // Threads and writes may still be reading block buffers: wait for them before anything reuses one.
+    await Promise.all(pending);
+    throw err;
+  } finally {
+    if (block) releaseBlockBuffer(block);
   }
-  if (filled > 0) await flush(Buffer.concat(current, filled));
-  await Promise.all(pending);
-  if (failure) throw failure;
-  return { hashes, size, md5: md5.digest('hex') };
 }
 
-/** The MD5 of an object's bytes, read back from its blocks (for objects written by hashmap). */
-export async function md5Of(hashes: string[], size: number, blockSize: number, blocks: BlockStore): Promise<string> {
-  const md5 = createHash('md5');
-  for await (const part of readRange(hashes, size, 0, size - 1, blockSize, blocks)) md5.update(part);
-  return md5.digest('hex');
+/** The MD5 of an object's bytes, read back from its blocks (for objects written by hashmap), hashed off this thread. */
+export async function md5Of(hashes: string[], size: number, blockSize: number, blocks: BlockStore, hashing: HashPool): Promise<string> {
+  const md5 = hashing.stream('md5');
+  try {
+    for await (const part of readRange(hashes, size, 0, size - 1, blockSize, blocks)) await md5.update(part);
+    return await md5.digest();
+  } catch (err) {
+    md5.abort();
+    throw err;
+  }
 }
 
 /** Splits a buffer already in memory into blocks and stores them; returns their hashes in order. */

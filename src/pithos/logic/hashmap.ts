@@ -5,9 +5,26 @@ export interface BlockPolicy { blockSize: number; algorithm: string }
 
 /** Bytes of a block with trailing NUL bytes removed: blocks are stored and hashed this way. */
 export function trimBlock(block: Buffer): Buffer {
-  let end = block.length;
-  while (end > 0 && block[end - 1] === 0) end--;
+  const end = trimmedLength(block);
   return end === block.length ? block : block.subarray(0, end);
+}
+
+/** Where the trailing NUL bytes of `b` start (`b.length` when it does not end in NUL). */
+export function trimmedLength(b: Uint8Array): number {
+  let end = b.length;
+  if (end === 0 || b[end - 1] !== 0) return end;
+  // A long run of NULs (sparse data) is scanned a 32-bit word at a time over the aligned middle.
+  const first = (b.byteOffset + 3) & ~3;
+  const last = (b.byteOffset + end) & ~3;
+  if (last - first >= 64) {
+    while (b.byteOffset + end > last) { if (b[end - 1] !== 0) return end; end--; }
+    const words = new Uint32Array(b.buffer, first, (last - first) / 4);
+    let w = words.length;
+    while (w > 0 && words[w - 1] === 0) w--;
+    end = first - b.byteOffset + w * 4;
+  }
+  while (end > 0 && b[end - 1] === 0) end--;
+  return end;
 }
 
 /** A block's hash, hex: the hash of its bytes after trailing NULs are trimmed, as Pithos names blocks. */

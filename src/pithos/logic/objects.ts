@@ -6,6 +6,7 @@ import { chargeProvisions, type QuotaClient } from '../../common/quota.js';
 import type { BlockStore } from '../backends/block-store.js';
 import { CURRENT, DELETED, HISTORY, type ContainerRow, type ObjectStore, type VersionRow } from '../store/objects.js';
 import { md5Of, storeStream } from './blocks.js';
+import type { HashPool } from './hash-pool.js';
 import { isBlockHash, merkleRoot, type BlockPolicy } from './hashmap.js';
 import type { SharingStore } from '../store/sharing.js';
 import { publicToken, type Access, type Grant, type Sharing } from './sharing.js';
@@ -49,6 +50,7 @@ export class Objects {
     private readonly sharingStore: SharingStore,
     private readonly access: Access,
     private readonly blocks: BlockStore,
+    private readonly hashing: HashPool,
     private readonly quota: QuotaClient,
     readonly policy: BlockPolicy,
     private readonly opts: { defaultVersioning: 'auto' | 'none'; maxObjectSize: number; listLimit: number },
@@ -275,7 +277,7 @@ export class Objects {
   async putObjectStream(user: string, account: string, container: string, name: string, body: Readable, attrs: ObjectAttributes) {
     const c = await this.writableContainer(user, account, container, name);
     validName(name, 1024, 'Object');
-    const { hashes, size, md5 } = await storeStream(body, this.policy, this.blocks, this.opts.maxObjectSize);
+    const { hashes, size, md5 } = await storeStream(body, this.policy, this.blocks, this.opts.maxObjectSize, this.hashing);
     if (attrs.etag && attrs.etag.replace(/"/g, '').toLowerCase() !== md5) throw new ApiError(422, 'unprocessableEntity', 'Object ETag does not match');
     return this.commitVersion(user, c, name, hashes, size, { ...attrs, checksum: md5 });
   }
@@ -292,14 +294,14 @@ export class Objects {
     if (blocksOnly.length !== expected) throw new BadRequest(`A hashmap of ${size} bytes has ${expected} blocks, not ${hashes.length}`);
     const missing = [...new Set(await this.blocks.missing([...new Set(blocksOnly)]))];
     if (missing.length) return { missing };
-    const md5 = await md5Of(blocksOnly, size, this.policy.blockSize, this.blocks);
+    const md5 = await md5Of(blocksOnly, size, this.policy.blockSize, this.blocks, this.hashing);
     return { missing: [], ...(await this.commitVersion(user, c, name, blocksOnly, size, { ...attrs, checksum: md5 })) };
   }
 
   /** Stores uploaded bytes as blocks (POST to a container with application/octet-stream); returns their hashes. */
   async uploadBlocks(user: string, account: string, container: string, body: Readable): Promise<string[]> {
     await this.container(user, account, container);
-    return (await storeStream(body, this.policy, this.blocks, this.opts.maxObjectSize)).hashes;
+    return (await storeStream(body, this.policy, this.blocks, this.opts.maxObjectSize, this.hashing)).hashes;
   }
 
   /** Copies (or moves) an object's current version to another name, blocks shared. */

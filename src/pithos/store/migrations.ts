@@ -71,5 +71,18 @@ export function pithosMigrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0002_object_attributes': {
+      async up(db: Kysely<any>) {
+        await db.schema.createTable('object_attributes')
+          .addColumn('uuid', 'text', (c) => c.notNull())
+          .addColumn('domain', 'text', (c) => c.notNull())
+          .addColumn('meta', 'text', (c) => c.notNull().defaultTo('{}'))
+          .addColumn('modified_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('object_attributes_pk', ['uuid', 'domain'])
+          .execute();
+        // Attributes find their object by UUID.
+        await db.schema.createIndex('versions_uuid').on('versions').column('uuid').execute();
+      },
+    },
   };
 }

@@ -51,7 +51,15 @@ export interface PublicLinksTable { token: string; account: string; container: s
 /** Sharing of a path (an object, or a directory object and everything under it): JSON lists of users, `owner:group` or `*`. */
 export interface PermissionsTable { account: string; container: string; name: string; readers: string; writers: string }
 
+/**
+ * Attributes of an object kept by another service under its own domain (the image registry's
+ * `plankton`), keyed by the object's UUID so they follow the object through overwrites and moves;
+ * the object API never shows them.
+ */
+export interface ObjectAttributesTable { uuid: string; domain: string; meta: string; modified_at: number }
+
 export interface PithosDB {
+  object_attributes: ObjectAttributesTable;
   public_links: PublicLinksTable;
   permissions: PermissionsTable;
   accounts: AccountsTable;

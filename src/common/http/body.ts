@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { BadRequest } from '../../common/errors.js';
+import { BadRequest } from '../errors.js';
 
 /**
  * Keeps request bodies raw in a scope, whatever their content type, so handlers answer

@@ -1,0 +1,297 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { BadRequest, NotFound } from '../../common/errors.js';
+import { isEmptyBody, jsonBody } from '../../common/http/body.js';
+import { userOf } from '../../common/http/auth.js';
+import { isoTime } from '../../common/time.js';
+import type { Flavors } from '../logic/flavors.js';
+import type { Keypairs } from '../logic/keypairs.js';
+import type { Personality, ServerView, Servers } from '../logic/servers.js';
+import { apiStatus } from '../logic/states.js';
+import type { FlavorRow, KeypairRow } from '../store/compute.js';
+
+export interface ComputeDeps {
+  servers: Servers;
+  flavors: Flavors;
+  keypairs: Keypairs;
+  baseUrl: () => string;
+  /** SNF:fqdn of a server, `{id}` replaced by its id; empty for none. */
+  fqdnPattern: string;
+}
+
+const PREFIX = '/cyclades/compute/v2.0';
+
+/** The compute API (Nova v2 with Synnefo's extensions), mounted under /cyclades/compute/v2.0. */
+export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promise<void> {
+  const { servers, flavors, keypairs } = deps;
+  const url = (path: string) => `${deps.baseUrl()}${PREFIX}${path}`;
+  const links = (path: string) => [{ rel: 'self', href: url(path) }, { rel: 'bookmark', href: url(path) }];
+
+  const flavorRef = (f: FlavorRow) => ({ id: Number(f.id), name: f.name, links: links(`/flavors/${f.id}`) });
+  const flavorDetail = (f: FlavorRow) => ({
+    ...flavorRef(f), ram: f.ram, vcpus: f.cpu, disk: f.disk,
+    'SNF:disk_template': f.disk_template, 'SNF:volume_type': null, 'SNF:allow_create': !f.deleted,
+    'os-flavor-access:is_public': Boolean(f.public), 'OS-FLV-EXT-DATA:ephemeral': 0, 'OS-FLV-DISABLED:disabled': Boolean(f.deleted),
+    swap: '', rxtx_factor: 1.0,
+  });
+
+  const serverDetail = ({ vm, flavor, metadata }: ServerView) => {
+    const id = Number(vm.id);
+    const status = apiStatus(vm);
+    const keyNames = JSON.parse(vm.key_names) as string[];
+    const image = JSON.parse(vm.image) as { id: string };
+    const body: Record<string, unknown> = {
+      id, name: vm.name, status,
+      created: isoTime(Number(vm.created_at)), updated: isoTime(Number(vm.updated_at)),
+      user_id: vm.user_id, tenant_id: vm.project, hostId: '',
+      progress: status === 'BUILD' ? Number(vm.buildpercentage) : 100,
+      flavor: { id: Number(vm.flavor_id), links: links(`/flavors/${vm.flavor_id}`), ...(flavor ? { name: flavor.name } : {}) },
+      image: { id: image.id, links: links(`/images/${image.id}`) },
+      metadata, links: links(`/servers/${id}`),
+      addresses: {}, attachments: [], volumes: [], tags: [], diagnostics: [], deleted: Boolean(vm.deleted),
+      accessIPv4: '', accessIPv6: '', config_drive: '', key_name: keyNames[0] ?? null,
+      'SNF:fqdn': deps.fqdnPattern ? deps.fqdnPattern.replace('{id}', String(id)) : null,
+      'SNF:port_forwarding': {},
+      'SNF:task_state': vm.task_state,
+      'SNF:key_names': keyNames,
+      'SNF:firewall_profile': vm.firewall_profile || undefined,
+      suspended: Boolean(vm.suspended), shared_to_project: false, 'SNF:rescue': false,
+      'OS-EXT-STS:task_state': vm.task_state ? vm.task_state.toLowerCase() : null,
+      'OS-EXT-STS:vm_state': status.toLowerCase(),
+      'OS-EXT-STS:power_state': vm.operstate === 'STARTED' ? 1 : 4,
+      security_groups: [{ name: 'default' }],
+    };
+    if (status === 'ERROR') body['fault'] = { code: 500, message: vm.error_reason || 'Server is in error', details: vm.job_log, created: isoTime(Number(vm.updated_at)) };
+    return body;
+  };
+
+  const keypairBody = (k: KeypairRow) => ({ name: k.name, public_key: k.public_key, fingerprint: k.fingerprint });
+
+  const idParam = (request: FastifyRequest, name = 'id') => {
+    const raw = (request.params as Record<string, string>)[name] ?? '';
+    if (!/^[0-9]+$/.test(raw)) throw new BadRequest(`Invalid server ID '${raw}'`);
+    return Number(raw);
+  };
+  const body = (request: FastifyRequest) => {
+    if (isEmptyBody(request)) throw new BadRequest('Request body is empty');
+    return jsonBody(request, { requireType: false });
+  };
+
+  app.get('/extensions', async () => ({ extensions: [] }));
+  app.get('/limits', async () => ({ limits: { rate: [], absolute: {} } }));
+
+  // Servers
+  app.get('/servers', async (request, reply) => listServers(request, reply, false));
+  app.get('/servers/detail', async (request, reply) => listServers(request, reply, true));
+  async function listServers(request: FastifyRequest, reply: FastifyReply, detail: boolean) {
+    const user = userOf(request);
+    const q = request.query as Record<string, string | undefined>;
+    let since: number | undefined;
+    if (q['changes-since'] !== undefined) {
+      since = Date.parse(q['changes-since']);
+      if (Number.isNaN(since)) throw new BadRequest('Invalid changes-since parameter.');
+      if (since > Date.now()) throw new BadRequest('changes-since value set in the future.');
+    }
+    let limit: number | undefined;
+    if (q['limit'] !== undefined) {
+      limit = Number(q['limit']);
+      if (!Number.isInteger(limit) || limit < 0) throw new BadRequest(`Invalid limit '${q['limit']}'`);
+    }
+    const marker = q['marker'] !== undefined ? Number(q['marker']) : undefined;
+    if (marker !== undefined && !Number.isInteger(marker)) throw new BadRequest(`Invalid marker '${q['marker']}'`);
+    const list = await servers.list(user.uuid, { since, limit, marker });
+    if (since !== undefined && list.length === 0) return reply.code(304).send();
+    return { servers: list.map((v) => detail ? serverDetail(v) : { id: Number(v.vm.id), name: v.vm.name, links: links(`/servers/${v.vm.id}`) }) };
+  }
+
+  app.post('/servers', async (request, reply) => {
+    const user = userOf(request);
+    const req = body(request)['server'];
+    if (typeof req !== 'object' || req === null || Array.isArray(req)) throw new BadRequest('Malformed request: missing "server"');
+    const s = req as Record<string, unknown>;
+    const name = s['name'];
+    if (typeof name !== 'string' || name.trim() === '') throw new BadRequest('Missing or invalid server name');
+    if (name.length > 255) throw new BadRequest('Server name is too long (most 255 characters)');
+    const imageRef = refOf(s['imageRef'], 'imageRef');
+    const flavor = Number(refOf(s['flavorRef'], 'flavorRef'));
+    if (!Number.isSafeInteger(flavor)) throw new BadRequest(`Invalid flavorRef '${String(s['flavorRef'])}'`);
+    const metadata = stringMap(s['metadata'] ?? {}, 'metadata');
+    const personality = s['personality'] ?? [];
+    if (!Array.isArray(personality) || personality.some((p) => typeof p !== 'object' || p === null)) throw new BadRequest('Malformed personality in request');
+    const keyNames: string[] = [];
+    if (s['key_name'] !== undefined && s['key_name'] !== null) {
+      if (typeof s['key_name'] !== 'string') throw new BadRequest('Invalid key_name');
+      keyNames.push(s['key_name']);
+    }
+    const project = s['project'];
+    if (project !== undefined && typeof project !== 'string') throw new BadRequest('Invalid project');
+    const networks = s['networks'];
+    if (networks !== undefined && !(Array.isArray(networks) && networks.length === 0) && networks !== 'none' && networks !== 'auto') {
+      throw new BadRequest('Attaching servers to networks is not available yet');
+    }
+    if (s['block_device_mapping_v2'] !== undefined) throw new BadRequest('block_device_mapping_v2 is not available yet');
+    const { vm, adminPass } = await servers.create(user, { name, imageRef, flavorRef: flavor, metadata, personality: personality as Personality[], keyNames, project });
+    const view = await servers.view(vm);
+    return reply.code(202).send({ server: { ...serverDetail(view), adminPass } });
+  });
+
+  app.get('/servers/:id', async (request) => {
+    const vm = await servers.owned(userOf(request).uuid, idParam(request));
+    return { server: serverDetail(await servers.view(vm)) };
+  });
+
+  app.put('/servers/:id', async (request, reply) => {
+    const s = body(request)['server'];
+    if (typeof s !== 'object' || s === null || Array.isArray(s)) throw new BadRequest("Malformed request. Missing attribute 'server'.");
+    const name = (s as Record<string, unknown>)['name'];
+    if (typeof name !== 'string' || name.trim() === '') throw new BadRequest("Malformed request. Invalid 'name' field");
+    if (name.length > 255) throw new BadRequest('Server name is too long');
+    await servers.rename(userOf(request).uuid, idParam(request), name);
+    return reply.code(204).send();
+  });
+
+  app.delete('/servers/:id', async (request, reply) => {
+    await servers.destroy(userOf(request).uuid, idParam(request));
+    return reply.code(204).send();
+  });
+
+  app.post('/servers/:id/action', async (request, reply) => {
+    const user = userOf(request);
+    const id = idParam(request);
+    const req = body(request);
+    const keys = Object.keys(req);
+    if (keys.length !== 1) throw new BadRequest('Malformed request: one action per request');
+    const action = keys[0]!;
+    const arg = req[action] as Record<string, unknown> | null;
+    switch (action) {
+      case 'reboot': {
+        const type = String((arg as { type?: unknown } | null)?.type ?? 'SOFT').toUpperCase();
+        if (type !== 'SOFT' && type !== 'HARD') throw new BadRequest(`Invalid reboot type '${type}'`);
+        await servers.reboot(user.uuid, id, type === 'HARD' ? 'hard' : 'soft');
+        return reply.code(202).send();
+      }
+      case 'start': await servers.start(user.uuid, id); return reply.code(202).send();
+      case 'shutdown': case 'os-stop': await servers.shutdown(user.uuid, id); return reply.code(202).send();
+      case 'os-start': await servers.start(user.uuid, id); return reply.code(202).send();
+      case 'resize': {
+        const ref = Number(refOf(arg?.['flavorRef'], 'flavorRef'));
+        if (!Number.isSafeInteger(ref)) throw new BadRequest('Invalid flavorRef');
+        await servers.resize(user.uuid, id, ref);
+        return reply.code(202).send();
+      }
+      case 'console': case 'os-getVNCConsole': {
+        const type = String(arg?.['type'] ?? '');
+        const c = await servers.console(user.uuid, id, type === 'novnc' ? 'vnc' : type);
+        if (action === 'os-getVNCConsole') return { console: { type, url: `vnc://${c.host}:${c.port}` } };
+        return { console: c };
+      }
+      case 'firewallProfile': {
+        await servers.setFirewallProfile(user.uuid, id, String(arg?.['profile'] ?? ''));
+        return reply.code(202).send();
+      }
+      case 'reassign': {
+        const project = arg?.['project'];
+        if (typeof project !== 'string' || project === '') throw new BadRequest('Malformed request: reassign needs a project');
+        await servers.reassign(user, id, project);
+        return reply.code(200).send();
+      }
+      case 'delete': case 'forceDelete':
+        await servers.destroy(user.uuid, id);
+        return reply.code(202).send();
+      default:
+        throw new BadRequest(`Action ${action} not supported`);
+    }
+  });
+
+  app.get('/servers/:id/metadata', async (request) => ({ metadata: await servers.metadata(userOf(request).uuid, idParam(request)) }));
+  app.post('/servers/:id/metadata', async (request, reply) => {
+    const meta = stringMap(body(request)['metadata'], 'metadata');
+    return reply.code(201).send({ metadata: await servers.setMetadata(userOf(request).uuid, idParam(request), meta, false) });
+  });
+  app.put('/servers/:id/metadata', async (request) => {
+    const meta = stringMap(body(request)['metadata'], 'metadata');
+    return { metadata: await servers.setMetadata(userOf(request).uuid, idParam(request), meta, true) };
+  });
+  app.get('/servers/:id/metadata/:key', async (request) => {
+    const key = (request.params as { key: string }).key;
+    const meta = await servers.metadata(userOf(request).uuid, idParam(request));
+    if (!(key in meta)) throw new NotFound(`Metadata key '${key}' not found`);
+    return { meta: { [key]: meta[key] } };
+  });
+  app.put('/servers/:id/metadata/:key', async (request, reply) => {
+    const key = (request.params as { key: string }).key;
+    const meta = stringMap(body(request)['meta'], 'meta');
+    if (Object.keys(meta).length !== 1 || !(key in meta)) throw new BadRequest('Malformed request: the body must hold exactly the key of the URL');
+    const all = await servers.setMetadata(userOf(request).uuid, idParam(request), meta, false);
+    return reply.code(201).send({ meta: { [key]: all[key] } });
+  });
+  app.delete('/servers/:id/metadata/:key', async (request, reply) => {
+    await servers.deleteMetadata(userOf(request).uuid, idParam(request), (request.params as { key: string }).key);
+    return reply.code(204).send();
+  });
+
+  // Flavors
+  app.get('/flavors', async () => ({ flavors: (await flavors.list()).filter((f) => f.public).map(flavorRef) }));
+  app.get('/flavors/detail', async () => ({ flavors: (await flavors.list()).filter((f) => f.public).map(flavorDetail) }));
+  app.get('/flavors/:id', async (request) => {
+    const raw = (request.params as { id: string }).id;
+    return { flavor: flavorDetail(await flavors.get(/^[0-9]+$/.test(raw) ? Number(raw) : NaN)) };
+  });
+
+  // openstacksdk asks every flavor for its extra specs; there are none.
+  app.get('/flavors/:id/os-extra_specs', async (request) => {
+    const raw = (request.params as { id: string }).id;
+    await flavors.get(/^[0-9]+$/.test(raw) ? Number(raw) : NaN);
+    return { extra_specs: {} };
+  });
+
+  // Keypairs
+  app.get('/os-keypairs', async (request) => ({ keypairs: (await keypairs.list(userOf(request).uuid)).map((k) => ({ keypair: keypairBody(k) })) }));
+  app.post('/os-keypairs', async (request, reply) => {
+    const kp = body(request)['keypair'] as Record<string, unknown> | undefined;
+    const name = kp?.['name'];
+    if (typeof name !== 'string') throw new BadRequest('Malformed request: keypair name is required');
+    const pub = kp?.['public_key'];
+    if (pub !== undefined && typeof pub !== 'string') throw new BadRequest('Invalid public_key');
+    const user = userOf(request).uuid;
+    const { keypair, privateKey } = await keypairs.create(user, name, pub);
+    return reply.code(201).send({ keypair: { ...keypairBody(keypair), ...(privateKey ? { private_key: privateKey } : {}) } });
+  });
+  app.get('/os-keypairs/:name', async (request) => {
+    const user = userOf(request).uuid;
+    const k = await keypairs.get(user, (request.params as { name: string }).name);
+    return { keypair: { ...keypairBody(k), id: Number(k.id), created_at: isoTime(Number(k.created_at)), updated_at: null, deleted: false, deleted_at: null } };
+  });
+  app.delete('/os-keypairs/:name', async (request, reply) => {
+    await keypairs.remove(userOf(request).uuid, (request.params as { name: string }).name);
+    return reply.code(204).send();
+  });
+}
+
+/** An id given as a number, a string, or a link to it (`.../flavors/3`), as Nova accepts. */
+function refOf(v: unknown, field: string): string {
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  if (typeof v === 'string' && v !== '') return v.replace(/\/+$/, '').split('/').pop()!;
+  throw new BadRequest(`Missing or invalid ${field}`);
+}
+
+function stringMap(v: unknown, field: string): Record<string, string> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new BadRequest(`Malformed request: ${field} must be an object`);
+  for (const [k, val] of Object.entries(v)) {
+    if (typeof val !== 'string') throw new BadRequest(`Malformed request: ${field} value of '${k}' must be a string`);
+    if (k.length === 0) throw new BadRequest(`Malformed Request. Invalid ${field}.`);
+    if (k.length > 50) throw new BadRequest('Malformed Request. Metadata key is too long');
+    if (val.length > 500) throw new BadRequest('Malformed Request. Metadata value is too long');
+  }
+  return v as Record<string, string>;
+}
+
+/** The version documents, served without a token (clients read them before they authenticate). */
+export async function computeVersions(app: FastifyInstance, baseUrl: () => string): Promise<void> {
+  const version = () => ({
+    id: 'v2.0', status: 'CURRENT', updated: '2011-01-21T11:33:21-06:00',
+    links: [{ rel: 'self', href: `${baseUrl()}${PREFIX}/` }],
+    media_types: [{ base: 'application/json', type: 'application/vnd.openstack.compute.v2+json' }],
+  });
+  app.get('/cyclades/compute/', async () => ({ versions: [version()] }));
+  app.get(`${PREFIX}/`, async () => ({ version: version() }));
+}

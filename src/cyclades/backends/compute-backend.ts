@@ -1,0 +1,114 @@
+/**
+ * What the compute service asks of a virtualization cluster. Like Synnefo, it never drives a
+ * hypervisor: it submits jobs (Ganeti's unit of work) and follows them to their end.
+ */
+
+/** The Ganeti opcodes the service submits and follows. */
+export type Opcode =
+  | 'OP_INSTANCE_CREATE' | 'OP_INSTANCE_STARTUP' | 'OP_INSTANCE_SHUTDOWN' | 'OP_INSTANCE_REBOOT'
+  | 'OP_INSTANCE_REMOVE' | 'OP_INSTANCE_SET_PARAMS' | 'OP_INSTANCE_RENAME';
+
+/** Ganeti job statuses; the last three are final. */
+export type JobStatus = 'queued' | 'waiting' | 'running' | 'canceling' | 'success' | 'error' | 'canceled';
+export const FINAL_JOB_STATUSES: readonly JobStatus[] = ['success', 'error', 'canceled'];
+export const isFinal = (s: string): boolean => (FINAL_JOB_STATUSES as readonly string[]).includes(s);
+
+/** One state of a job as the backend reports it. */
+export interface JobState {
+  id: number;
+  status: JobStatus;
+  opcode: Opcode | string;
+  /** The instance the job works on. */
+  instance: string;
+  /** When the job reached this status (ms since the epoch). */
+  timestamp: number;
+  /** The job's log or error message, when it has one. */
+  message: string;
+}
+
+export interface NicSpec { mac?: string; ip?: string | null; network?: string; mode?: string; link?: string; name?: string }
+export interface DiskSpec { sizeMiB: number; name?: string }
+
+/** Everything needed to create one instance. */
+export interface InstanceSpec {
+  name: string;
+  vcpus: number;
+  memoryMiB: number;
+  diskTemplate: string;
+  disks: DiskSpec[];
+  nics: NicSpec[];
+  os: string;
+  /** OS parameters (snf-image: img_id, img_format, img_properties...), kept in the cluster's configuration. */
+  osparams: Record<string, string>;
+  /** OS parameters Ganeti passes to the OS scripts but never stores (the admin password, keys, personality files). */
+  osparamsSecret: Record<string, string>;
+  hvparams: Record<string, unknown>;
+  tags: string[];
+}
+
+/** An instance as the cluster sees it (for reconciliation and inspection). */
+export interface InstanceInfo {
+  name: string;
+  /** Ganeti's summary: running, ADMIN_down, ERROR_down, ERROR_up, ... */
+  status: string;
+  adminState: 'up' | 'down' | 'offline';
+  running: boolean;
+  vcpus: number;
+  memoryMiB: number;
+  diskTemplate: string;
+  diskSizesMiB: number[];
+  nics: { mac: string; ip: string | null; network: string | null; link: string | null }[];
+  tags: string[];
+  pnode: string;
+  ctime: number;
+  mtime: number;
+}
+
+/** Capacity of a cluster, for the allocator. */
+export interface ClusterInfo {
+  mfree: number;
+  mtotal: number;
+  dfree: number;
+  dtotal: number;
+  ctotal: number;
+  pinst_cnt: number;
+  disk_templates: string[];
+  hypervisor: string;
+}
+
+export interface ConsoleInfo { type: 'vnc'; host: string; port: number; password: string }
+
+/** A cluster the service places servers on: a real Ganeti cluster (RAPI) or the simulated one. */
+export interface ComputeBackend {
+  /** True for the simulated driver: nothing boots, shown as such everywhere. */
+  readonly simulated: boolean;
+  info(): Promise<ClusterInfo>;
+  createInstance(spec: InstanceSpec): Promise<number>;
+  startInstance(name: string): Promise<number>;
+  shutdownInstance(name: string, timeoutS?: number): Promise<number>;
+  rebootInstance(name: string, type: 'soft' | 'hard'): Promise<number>;
+  resizeInstance(name: string, vcpus: number, memoryMiB: number): Promise<number>;
+  deleteInstance(name: string): Promise<number>;
+  /** Renames an instance (importing one as a server gives it the server's name). */
+  renameInstance(name: string, to: string): Promise<number>;
+  console(name: string): Promise<ConsoleInfo>;
+  listInstances(): Promise<InstanceInfo[]>;
+  /** The job's state now. */
+  job(id: number): Promise<JobState>;
+  /**
+   * Waits until the job's status differs from `previous` (or the timeout passes) and returns
+   * its state then, as RAPI's wait-for-change does.
+   */
+  waitForJobChange(id: number, previous: JobStatus | '', timeoutS: number): Promise<JobState>;
+  close(): Promise<void>;
+}
+
+/** A backend could not be reached (network, TLS, 5xx): the request may be retried. */
+export class BackendUnavailable extends Error {
+  override name = 'BackendUnavailable';
+}
+
+/** The backend refused a request (4xx from RAPI): retrying will not help. */
+export class BackendRefused extends Error {
+  override name = 'BackendRefused';
+}

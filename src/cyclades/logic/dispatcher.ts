@@ -1,0 +1,186 @@
+import type { Logger } from '../../common/log.js';
+import { BackendRefused, isFinal, type JobState } from '../backends/compute-backend.js';
+import type { ComputeStore, ServerRow } from '../store/compute.js';
+import type { Backends } from './backends.js';
+import type { EventBus, JobSubmitted } from './bus.js';
+import type { Charges } from './charges.js';
+import { isEmpty } from './resources.js';
+import type { Servers } from './servers.js';
+import { stateAfterJob, type ServerAction } from './states.js';
+
+/** A removal that fails because the instance is already gone did what it was asked. */
+const GONE = /not known|unknown instance|does not exist|not found/i;
+
+export interface DispatcherOptions {
+  /** How often the database is scanned for jobs nobody follows (ms). */
+  rescanMs: number;
+  /** Longest single wait for a job change (s). */
+  waitS: number;
+}
+
+/**
+ * Follows backend jobs to their end and applies what they did to the database, idempotently:
+ * a job's events move its server forward only (never back past a later event), its
+ * commission is decided in the same transaction, then resolved at the quota holder.
+ */
+export class Dispatcher {
+  private readonly following = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** Job states applied since start (for benchmarks and status). */
+  applied = 0;
+
+  constructor(
+    private readonly store: ComputeStore,
+    private readonly backends: Backends,
+    private readonly charges: Charges,
+    private readonly servers: Servers,
+    private readonly bus: EventBus,
+    private readonly opts: DispatcherOptions,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    this.bus.onJob((job) => this.follow(job));
+    this.servers.onLocalAction((id, action) => this.applyLocal(id, action));
+    await this.recover();
+    await this.rescan();
+    this.timer = setInterval(() => { void this.rescan().catch((err) => this.log.warn({ err }, 'job rescan failed')); }, this.opts.rescanMs);
+    this.timer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Follows every job the database says is unfinished and nobody follows yet. */
+  async rescan(): Promise<void> {
+    for (const vm of await this.store.serversWithOpenJobs()) {
+      if (vm.backend_id !== null && vm.job_id !== null) this.follow({ backendId: Number(vm.backend_id), jobId: Number(vm.job_id), serverId: Number(vm.id) });
+    }
+  }
+
+  /** Follows one job until it ends, applying each status change. */
+  follow(job: JobSubmitted): void {
+    const key = `${job.backendId}:${job.jobId}`;
+    if (this.following.has(key) || this.closed) return;
+    this.following.add(key);
+    void this.followLoop(job).catch((err) => this.log.error({ err, ...job }, 'following a job failed'))
+      .finally(() => this.following.delete(key));
+  }
+
+  private async followLoop(job: JobSubmitted): Promise<void> {
+    let previous: JobState['status'] | '' = '';
+    let failures = 0;
+    while (!this.closed) {
+      let state: JobState;
+      try {
+        const backend = await this.store.backend(job.backendId);
+        if (!backend) return;
+        state = await this.backends.driver(backend).waitForJobChange(job.jobId, previous, this.opts.waitS);
+        failures = 0;
+      } catch (err) {
+        if (err instanceof BackendRefused) {
+          // The backend no longer knows the job (archived, or its cluster was rebuilt): it ended, outcome unknown.
+          await this.apply(job.serverId, job.backendId, { id: job.jobId, status: 'error', opcode: '', instance: '', timestamp: Date.now(), message: `Job ${job.jobId} is unknown to the backend: ${err.message}` });
+          return;
+        }
+        failures++;
+        this.log.warn({ err: (err as Error).message, ...job, failures }, 'backend unreachable while following a job; retrying');
+        await sleep(Math.min(30_000, 500 * 2 ** Math.min(failures, 6)));
+        continue;
+      }
+      if (state.status !== previous) await this.apply(job.serverId, job.backendId, state);
+      previous = state.status;
+      if (isFinal(state.status)) return;
+    }
+  }
+
+  /** Applies one job state to its server. Safe to repeat and to receive out of order. */
+  async apply(serverId: number, backendId: number, state: JobState): Promise<void> {
+    const toResolve: number[] = [];
+    let released: ServerRow | undefined;
+    await this.store.transaction(async (tx) => {
+      const vm = await tx.server(serverId);
+      if (!vm || Number(vm.backend_id) !== backendId) return;
+      const serialRow = await tx.serialOfJob(serverId, state.id);
+      const current = vm.job_id === null || state.id >= Number(vm.job_id);
+      const opcode = state.opcode || (current ? vm.job_opcode : '') || '';
+      const changes: Partial<ServerRow> = {};
+      if (current) {
+        // A status already recorded as final is never reopened by a late event.
+        if (isFinal(vm.job_status) && Number(vm.job_id) === state.id && !isFinal(state.status)) return;
+        Object.assign(changes, { job_id: state.id, job_opcode: opcode, job_status: state.status, job_log: state.message });
+      }
+      if (isFinal(state.status)) {
+        const success = state.status === 'success' || (opcode === 'OP_INSTANCE_REMOVE' && GONE.test(state.message));
+        const next = stateAfterJob(opcode, success);
+        const fresh = state.timestamp >= Number(vm.backend_time);
+        if (next && fresh && !vm.deleted) {
+          changes.operstate = next;
+          changes.backend_time = state.timestamp;
+          if (next === 'STARTED' || next === 'STOPPED') changes.buildpercentage = 100;
+        }
+        if (opcode === 'OP_INSTANCE_CREATE' && !success && !vm.deleted) changes.error_reason = state.message || 'Server creation failed';
+        if (opcode === 'OP_INSTANCE_SET_PARAMS' && success && vm.target_flavor_id !== null) changes.flavor_id = Number(vm.target_flavor_id);
+        if (opcode === 'OP_INSTANCE_SET_PARAMS') changes.target_flavor_id = null;
+        if (opcode === 'OP_INSTANCE_REMOVE' && success) Object.assign(changes, { operstate: 'DESTROYED', deleted: 1, backend_time: Math.max(state.timestamp, Number(vm.backend_time)) });
+        if (current) { changes.task_state = ''; changes.serial = null; }
+        if (serialRow) {
+          // Work on a server already gone is moot: what it charged is given back.
+          const accept = success && !vm.deleted && opcode !== 'OP_INSTANCE_REMOVE';
+          changes.charged = await this.charges.decide(tx, Number(serialRow.serial), accept, vm.charged);
+          toResolve.push(Number(serialRow.serial));
+        }
+      }
+      if (Object.keys(changes).length === 0) return;
+      changes.updated_at = Date.now();
+      await tx.updateServer(serverId, changes);
+      if (changes.deleted) released = { ...vm, ...changes } as ServerRow;
+    });
+    this.applied++;
+    await this.charges.resolve(toResolve);
+    if (released) await this.release(released);
+  }
+
+  /** Gives back everything a deleted server holds: one forced commission, recorded, then accepted. */
+  private async release(vm: ServerRow): Promise<void> {
+    const quantities = this.charges.releaseAll(vm);
+    if (isEmpty(quantities)) return;
+    const serial = await this.charges.issue(vm, 'destroy', quantities);
+    if (serial === null) return;
+    await this.store.transaction(async (tx) => {
+      await this.charges.record(tx, serial, Number(vm.id), 'DESTROY', quantities);
+      await tx.updateSerial(serial, { accept: 1 });
+      await tx.updateServer(Number(vm.id), { charged: '{}' });
+    });
+    await this.charges.resolve([serial]);
+  }
+
+  /** Actions that need no backend: deleting a server that was never placed or never created. */
+  async applyLocal(id: number, action: ServerAction): Promise<void> {
+    if (action !== 'DESTROY') return;
+    let vm: ServerRow | undefined;
+    await this.store.transaction(async (tx) => {
+      vm = await tx.server(id);
+      if (!vm || vm.deleted) { vm = undefined; return; }
+      await tx.updateServer(id, { operstate: 'DESTROYED', deleted: 1, task_state: '', serial: null, updated_at: Date.now() });
+    });
+    if (vm) await this.release({ ...vm, deleted: 1 });
+  }
+
+  /**
+   * After a restart: resolves decided commissions, and gives back what deleted servers still
+   * hold (a crash between the removal and its release).
+   */
+  private async recover(): Promise<void> {
+    const open = await this.store.openSerials();
+    await this.charges.resolve(open.filter((s) => s.accept !== null).map((s) => Number(s.serial)));
+    for (const vm of await this.store.allServers({ deleted: true })) {
+      if (vm.charged !== '{}' && !isEmpty(JSON.parse(vm.charged) as Record<string, number>)) await this.release(vm);
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());

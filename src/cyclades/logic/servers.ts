@@ -1,0 +1,388 @@
+import { randomBytes } from 'node:crypto';
+import type { AuthenticatedUser } from '../../common/identity.js';
+import type { ImageClient, ImageInfo } from '../../common/image.js';
+import { BadRequest, Forbidden, NotFound, OverLimit, ServiceUnavailable } from '../../common/errors.js';
+import type { Logger } from '../../common/log.js';
+import { BackendRefused, BackendUnavailable, type ComputeBackend, type ConsoleInfo, type InstanceSpec } from '../backends/compute-backend.js';
+import type { ComputeStore, FlavorRow, ServerRow } from '../store/compute.js';
+import type { Backends } from './backends.js';
+import type { EventBus } from './bus.js';
+import type { Charges } from './charges.js';
+import { resizeDelta, runningResources, serverResources, negate, type Quantities } from './resources.js';
+import { checkAction, JOB_ACTIONS, type ServerAction } from './states.js';
+
+export interface ServerOptions {
+  instancePrefix: string;
+  osProvider: string;
+  maxPersonality: number;
+  maxPersonalitySize: number;
+  maxMetadata: number;
+  retryLimit: number;
+}
+
+export interface Personality { path: string; contents: string; owner?: string; group?: string; mode?: number }
+
+export interface CreateServer {
+  name: string;
+  imageRef: string;
+  flavorRef: number;
+  metadata: Record<string, string>;
+  personality: Personality[];
+  keyNames: string[];
+  project?: string | undefined;
+}
+
+/** A server with what rendering needs besides its row. */
+export interface ServerView { vm: ServerRow; flavor: FlavorRow | undefined; metadata: Record<string, string> }
+
+/**
+ * Servers: creation, actions and deletion. Each action checks the state machine, charges its
+ * commission, records the pending action and submits a backend job; the dispatcher applies the
+ * job's end. Every lookup is by owner: another user's server does not exist.
+ */
+export class Servers {
+  private readonly retries = new Set<NodeJS.Timeout>();
+
+  constructor(
+    private readonly store: ComputeStore,
+    private readonly backends: Backends,
+    private readonly charges: Charges,
+    private readonly images: ImageClient,
+    private readonly bus: EventBus,
+    private readonly opts: ServerOptions,
+    private readonly log: Logger,
+  ) {}
+
+  instanceName(id: number): string { return `${this.opts.instancePrefix}${id}`; }
+
+  /** The server id an instance name stands for, if it is one of ours. */
+  serverIdOf(instance: string): number | undefined {
+    if (!instance.startsWith(this.opts.instancePrefix)) return undefined;
+    const rest = instance.slice(this.opts.instancePrefix.length);
+    return /^[1-9][0-9]*$/.test(rest) ? Number(rest) : undefined;
+  }
+
+  /** A server of the user (deleted ones too, as Synnefo shows them for a while). */
+  async owned(user: string, id: number): Promise<ServerRow> {
+    const vm = Number.isSafeInteger(id) ? await this.store.server(id) : undefined;
+    if (!vm || vm.user_id !== user) throw new NotFound(`Server ${id} not found`);
+    return vm;
+  }
+
+  async view(vm: ServerRow): Promise<ServerView> {
+    const [flavor, meta] = await Promise.all([this.store.flavor(Number(vm.flavor_id)), this.store.metadata([Number(vm.id)])]);
+    return { vm, flavor, metadata: meta.get(Number(vm.id)) ?? {} };
+  }
+
+  async list(user: string, opts: { since?: number | undefined; limit?: number | undefined; marker?: number | undefined }): Promise<ServerView[]> {
+    const rows = await this.store.userServers(user, opts);
+    const [flavors, meta] = await Promise.all([this.store.flavors(true), this.store.metadata(rows.map((r) => Number(r.id)))]);
+    const byId = new Map(flavors.map((f) => [Number(f.id), f]));
+    return rows.map((vm) => ({ vm, flavor: byId.get(Number(vm.flavor_id)), metadata: meta.get(Number(vm.id)) ?? {} }));
+  }
+
+  async create(user: AuthenticatedUser, req: CreateServer): Promise<{ vm: ServerRow; adminPass: string }> {
+    const flavor = await this.store.flavor(req.flavorRef);
+    if (!flavor || flavor.deleted) throw new BadRequest(`Flavor ${req.flavorRef} not found`);
+    const image = await this.images.image(user.uuid, req.imageRef);
+    if (!image) throw new BadRequest(`Image ${req.imageRef} not found`);
+    if (image.status !== 'ACTIVE' && image.status !== 'AVAILABLE') throw new BadRequest(`Image ${req.imageRef} is not available (${image.status})`);
+    this.checkPersonality(req.personality);
+    this.checkMetadata(req.metadata);
+    const keys = [];
+    for (const name of req.keyNames) {
+      const kp = await this.store.keypair(user.uuid, name);
+      if (!kp) throw new BadRequest(`Keypair '${name}' not found`);
+      keys.push(kp);
+    }
+    const project = req.project ?? user.defaultProject;
+    if (!user.projects.includes(project)) throw new Forbidden(`Not a member of project ${project}`);
+
+    const backend = await this.backends.allocate({ ramMiB: flavor.ram, diskMiB: flavor.disk * 1024, diskTemplate: flavor.disk_template });
+    const quantities = serverResources(flavor, true);
+    const now = Date.now();
+    const draft = { id: 0, user_id: user.uuid, project };
+    const serial = await this.charges.issue(draft, 'create', quantities).catch((err: unknown) => { throw asOverLimit(err); });
+    let id: number;
+    try {
+      id = await this.store.transaction(async (tx) => {
+        const newId = await tx.addServer({
+          user_id: user.uuid, project, name: req.name, flavor_id: Number(flavor.id), target_flavor_id: null,
+          image_id: image.id, image: JSON.stringify(imageSummary(image)), backend_id: Number(backend.id),
+          operstate: 'BUILD', action: 'BUILD', task_state: 'BUILDING', job_id: null, job_opcode: '', job_status: '', job_log: '',
+          backend_time: 0, serial, buildpercentage: 0, suspended: 0, deleted: 0, key_names: JSON.stringify(req.keyNames),
+          charged: '{}', firewall_profile: '', error_reason: '', created_at: now, updated_at: now,
+        });
+        await tx.setMetadata(newId, req.metadata, false);
+        await this.charges.record(tx, serial, newId, 'BUILD', quantities);
+        return newId;
+      });
+    } catch (err) {
+      await this.charges.abandon(serial);
+      throw err;
+    }
+    const adminPass = generatePassword();
+    const spec: InstanceSpec = {
+      name: this.instanceName(id), vcpus: flavor.cpu, memoryMiB: flavor.ram, diskTemplate: flavor.disk_template,
+      disks: [{ sizeMiB: flavor.disk * 1024 }], nics: [], os: this.opts.osProvider,
+      osparams: { img_id: image.location || image.id, img_format: image.disk_format, img_properties: JSON.stringify(image.properties) },
+      osparamsSecret: {
+        img_passwd: adminPass,
+        ...(keys.length ? { img_ssh_keys: keys.map((k) => k.public_key).join('\n') } : {}),
+        ...(req.personality.length ? { img_personality: JSON.stringify(req.personality) } : {}),
+      },
+      hvparams: {}, tags: [`synnefo:user:${user.uuid}`],
+    };
+    await this.submitCreate(id, Number(backend.id), spec, 0);
+    return { vm: (await this.store.server(id))!, adminPass };
+  }
+
+  /** Submits a creation job; an unreachable backend is retried with backoff, then the server fails. */
+  private async submitCreate(id: number, backendId: number, spec: InstanceSpec, attempt: number): Promise<void> {
+    const vm = await this.store.server(id);
+    if (!vm || vm.deleted || vm.operstate !== 'BUILD' || vm.job_id !== null || vm.task_state !== 'BUILDING') return;
+    const backend = await this.backends.get(backendId);
+    try {
+      const jobId = await this.backends.driver(backend).createInstance(spec);
+      await this.jobSubmitted(id, backendId, jobId, 'OP_INSTANCE_CREATE', vm.serial);
+    } catch (err) {
+      if (err instanceof BackendUnavailable && attempt < this.opts.retryLimit) {
+        const delay = Math.min(30_000, 1000 * 2 ** attempt);
+        this.log.warn({ err: (err as Error).message, server: id, attempt: attempt + 1, delay }, 'backend unreachable; server creation will be retried');
+        await this.store.updateServer(id, { job_log: `Backend unreachable, retrying: ${(err as Error).message}`, updated_at: Date.now() });
+        const t = setTimeout(() => { this.retries.delete(t); void this.submitCreate(id, backendId, spec, attempt + 1).catch((e) => this.log.error({ err: e, server: id }, 'retry failed')); }, delay);
+        this.retries.add(t);
+        return;
+      }
+      await this.failBuild(id, `Could not create the server on its backend: ${(err as Error).message}`);
+    }
+  }
+
+  /** A creation that never reached the backend: ERROR with the reason, its commission rejected. */
+  async failBuild(id: number, reason: string): Promise<void> {
+    const vm = await this.store.server(id);
+    if (!vm) return;
+    await this.store.updateServer(id, { operstate: 'ERROR', task_state: '', error_reason: reason, job_log: reason, updated_at: Date.now() });
+    if (vm.serial !== null) await this.charges.abandon(Number(vm.serial));
+    await this.store.updateServer(id, { serial: null });
+    this.log.warn({ server: id, reason }, 'server creation failed');
+  }
+
+  async start(user: string, id: number): Promise<void> {
+    const vm = await this.owned(user, id);
+    const flavor = await this.flavorOf(vm);
+    await this.runJob(vm, 'START', runningResources(flavor), (d, name) => d.startInstance(name));
+  }
+
+  async shutdown(user: string, id: number): Promise<void> {
+    const vm = await this.owned(user, id);
+    const flavor = await this.flavorOf(vm);
+    await this.runJob(vm, 'STOP', negate(runningResources(flavor)), (d, name) => d.shutdownInstance(name));
+  }
+
+  async reboot(user: string, id: number, type: 'soft' | 'hard'): Promise<void> {
+    const vm = await this.owned(user, id);
+    // Rebooting a stopped server starts it, so it takes its CPU and RAM again.
+    const quantities = vm.operstate === 'STOPPED' ? runningResources(await this.flavorOf(vm)) : {};
+    await this.runJob(vm, 'REBOOT', quantities, (d, name) => d.rebootInstance(name, type));
+  }
+
+  async resize(user: string, id: number, flavorRef: number): Promise<void> {
+    const vm = await this.owned(user, id);
+    checkAction(vm, 'RESIZE');
+    const from = await this.flavorOf(vm);
+    const to = await this.store.flavor(flavorRef);
+    if (!to || to.deleted) throw new BadRequest(`Flavor ${flavorRef} not found`);
+    if (Number(to.id) === Number(from.id)) throw new BadRequest('Server already has this flavor');
+    if (to.disk !== from.disk || to.disk_template !== from.disk_template) throw new BadRequest('Cannot resize to a flavor with a different disk size or disk template');
+    await this.runJob(vm, 'RESIZE', resizeDelta(from, to, false), (d, name) => d.resizeInstance(name, to.cpu, to.ram), { target_flavor_id: Number(to.id) });
+  }
+
+  /** Deletes a server: always allowed; a second delete while one runs changes nothing. */
+  async destroy(user: string, id: number): Promise<void> {
+    const vm = await this.owned(user, id);
+    if (vm.deleted) throw new NotFound(`Server ${id} not found`);
+    if (vm.task_state === 'DESTROYING') return;
+    // Its commission is issued when the instance is gone, from what the server then holds.
+    await this.runJob(vm, 'DESTROY', {}, (d, name) => d.deleteInstance(name));
+  }
+
+  async console(user: string, id: number, type: string): Promise<ConsoleInfo> {
+    const vm = await this.owned(user, id);
+    if (type !== 'vnc') throw new BadRequest(`Console type '${type}' is not supported (only vnc)`);
+    checkAction(vm, 'CONSOLE');
+    const backend = await this.backends.get(Number(vm.backend_id));
+    try {
+      return await this.backends.driver(backend).console(this.instanceName(Number(vm.id)));
+    } catch (err) {
+      throw asServiceError(err);
+    }
+  }
+
+  async rename(user: string, id: number, name: string): Promise<ServerRow> {
+    const vm = await this.owned(user, id);
+    checkAction(vm, 'RENAME');
+    await this.store.updateServer(Number(vm.id), { name, updated_at: Date.now() });
+    return (await this.store.server(Number(vm.id)))!;
+  }
+
+  async setFirewallProfile(user: string, id: number, profile: string): Promise<void> {
+    const vm = await this.owned(user, id);
+    checkAction(vm, 'FIREWALL');
+    if (!['ENABLED', 'DISABLED', 'PROTECTED'].includes(profile)) throw new BadRequest(`Invalid firewall profile '${profile}'`);
+    await this.store.updateServer(Number(vm.id), { firewall_profile: profile, updated_at: Date.now() });
+  }
+
+  /** Moves a server and everything it holds to another project of the user. */
+  async reassign(user: AuthenticatedUser, id: number, project: string): Promise<void> {
+    const vm = await this.owned(user.uuid, id);
+    checkAction(vm, 'REASSIGN');
+    if (!user.projects.includes(project)) throw new Forbidden(`Not a member of project ${project}`);
+    if (project === vm.project) return;
+    const serial = await this.charges.issueReassign(vm, project).catch((err: unknown) => { throw asOverLimit(err); });
+    await this.store.transaction(async (tx) => {
+      await this.charges.record(tx, serial, Number(vm.id), 'REASSIGN', {});
+      if (serial !== null) await this.charges.decide(tx, serial, true, vm.charged, true);
+      await tx.updateServer(Number(vm.id), { project, updated_at: Date.now() });
+    });
+    if (serial !== null) await this.charges.resolve([serial]);
+  }
+
+  async metadata(user: string, id: number): Promise<Record<string, string>> {
+    const vm = await this.owned(user, id);
+    return (await this.store.metadata([Number(vm.id)])).get(Number(vm.id)) ?? {};
+  }
+
+  async setMetadata(user: string, id: number, meta: Record<string, string>, replace: boolean): Promise<Record<string, string>> {
+    const vm = await this.owned(user, id);
+    checkAction(vm, 'METADATA');
+    const current = replace ? {} : await this.metadata(user, id);
+    this.checkMetadata({ ...current, ...meta });
+    await this.store.transaction(async (tx) => {
+      await tx.setMetadata(Number(vm.id), meta, replace);
+      await tx.updateServer(Number(vm.id), { updated_at: Date.now() });
+    });
+    return this.metadata(user, id);
+  }
+
+  async deleteMetadata(user: string, id: number, key: string): Promise<void> {
+    const vm = await this.owned(user, id);
+    checkAction(vm, 'METADATA');
+    if (!(await this.store.deleteMetadata(Number(vm.id), key))) throw new NotFound(`Metadata key '${key}' not found`);
+    await this.store.updateServer(Number(vm.id), { updated_at: Date.now() });
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.retries) clearTimeout(t);
+    this.retries.clear();
+  }
+
+  /**
+   * Runs one action as a backend job: state check, commission, the pending action recorded
+   * (only if no other action got there first), job submission. A refused or failed submission
+   * undoes the pending action and rejects the commission.
+   */
+  private async runJob(vm: ServerRow, action: ServerAction, quantities: Quantities, submit: (d: ComputeBackend, name: string) => Promise<number>, extra: { target_flavor_id?: number } = {}): Promise<void> {
+    checkAction(vm, action);
+    const job = JOB_ACTIONS[action]!;
+    const id = Number(vm.id);
+    const serial = await this.charges.issue(vm, action.toLowerCase(), quantities).catch((err: unknown) => { throw asOverLimit(err); });
+    const claimed = await this.store.transaction(async (tx) => {
+      const now = await tx.server(id);
+      if (!now || now.deleted) return false;
+      if (action !== 'DESTROY' && (now.task_state !== vm.task_state || now.operstate !== vm.operstate)) return false;
+      if (action === 'DESTROY' && now.task_state === 'DESTROYING') return false;
+      await tx.updateServer(id, { action, task_state: job.task, serial, updated_at: Date.now(), ...extra });
+      await this.charges.record(tx, serial, id, action, quantities);
+      return true;
+    });
+    if (!claimed) {
+      await this.charges.abandon(serial);
+      if (action === 'DESTROY') return;
+      checkAction((await this.store.server(id))!, action);
+      throw new ServiceUnavailable('The server changed while the action was requested; try again');
+    }
+    if (vm.backend_id === null) {
+      // Never placed: nothing to ask a backend; only a delete can get here (BUILD refuses the rest).
+      await this.dispatchLocal(id, action);
+      return;
+    }
+    try {
+      const backend = await this.backends.get(Number(vm.backend_id));
+      const jobId = await submit(this.backends.driver(backend), this.instanceName(id));
+      await this.jobSubmitted(id, Number(vm.backend_id), jobId, job.opcode, serial);
+    } catch (err) {
+      await this.store.updateServer(id, { task_state: action === 'DESTROY' ? vm.task_state : '', action: vm.action, serial: vm.serial, target_flavor_id: vm.target_flavor_id, updated_at: Date.now() });
+      await this.charges.abandon(serial);
+      throw asServiceError(err);
+    }
+  }
+
+  /** Records a submitted job on the server and its commission, and tells the dispatcher. */
+  private async jobSubmitted(id: number, backendId: number, jobId: number, opcode: string, serial: number | null): Promise<void> {
+    await this.store.transaction(async (tx) => {
+      await tx.updateServer(id, { job_id: jobId, job_opcode: opcode, job_status: 'queued', job_log: '', updated_at: Date.now() });
+      if (serial !== null) await tx.updateSerial(serial, { job_id: jobId });
+    });
+    await this.bus.publishJob({ backendId, jobId, serverId: id });
+  }
+
+  private localDispatch: ((id: number, action: ServerAction) => Promise<void>) | undefined;
+
+  /** Set by the dispatcher: applies an action that needs no backend (deleting a never-placed server). */
+  onLocalAction(f: (id: number, action: ServerAction) => Promise<void>): void { this.localDispatch = f; }
+
+  private async dispatchLocal(id: number, action: ServerAction): Promise<void> {
+    if (!this.localDispatch) throw new ServiceUnavailable('No dispatcher runs in this node');
+    await this.localDispatch(id, action);
+  }
+
+  private async flavorOf(vm: ServerRow): Promise<FlavorRow> {
+    const f = await this.store.flavor(Number(vm.flavor_id));
+    if (!f) throw new Error(`server ${vm.id} has no flavor ${vm.flavor_id}`);
+    return f;
+  }
+
+  private checkPersonality(items: Personality[]): void {
+    if (items.length > this.opts.maxPersonality) throw new OverLimit(`Maximum number of personalities exceeded (${this.opts.maxPersonality})`);
+    for (const p of items) {
+      if (typeof p.path !== 'string' || !p.path.startsWith('/')) throw new BadRequest('Malformed personality in request: path must be absolute');
+      if (typeof p.contents !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(p.contents)) throw new BadRequest('Malformed personality in request: contents must be base64');
+      if (Buffer.from(p.contents, 'base64').length > this.opts.maxPersonalitySize) {
+        throw new OverLimit(`Maximum size of personality exceeded (${this.opts.maxPersonalitySize} bytes)`);
+      }
+    }
+  }
+
+  private checkMetadata(meta: Record<string, string>): void {
+    if (Object.keys(meta).length > this.opts.maxMetadata) throw new OverLimit(`Maximum number of metadata items exceeded (${this.opts.maxMetadata})`);
+  }
+}
+
+function imageSummary(image: ImageInfo): Record<string, unknown> {
+  return { id: image.id, name: image.name, owner: image.owner, location: image.location, checksum: image.checksum, size: image.size, format: image.disk_format, properties: image.properties };
+}
+
+/** An admin password as snf-image sets it: 12 characters, letters and digits. */
+export function generatePassword(length = 12): string {
+  const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
+  const bytes = randomBytes(length * 2);
+  let out = '';
+  for (const b of bytes) {
+    if (b >= 256 - (256 % alphabet.length)) continue;
+    out += alphabet[b % alphabet.length];
+    if (out.length === length) break;
+  }
+  return out.length === length ? out : generatePassword(length);
+}
+
+function asOverLimit(err: unknown): unknown {
+  const e = err as { status?: number; message?: string };
+  return e?.status === 413 ? new OverLimit(`Resource limit exceeded for your account. ${e.message ?? ''}`.trim()) : err;
+}
+
+function asServiceError(err: unknown): unknown {
+  if (err instanceof BackendUnavailable) return new ServiceUnavailable(`The server's backend is unreachable: ${err.message}`);
+  if (err instanceof BackendRefused) return new BadRequest(err.message);
+  return err;
+}

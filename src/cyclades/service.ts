@@ -1,0 +1,77 @@
+import { migrateToLatest, openDatabase, type Database } from '../common/db.js';
+import { Sealer } from '../common/crypto.js';
+import type { ImageClient } from '../common/image.js';
+import type { Logger } from '../common/log.js';
+import type { QuotaClient } from '../common/quota.js';
+import type { Settings } from '../common/settings/load.js';
+import { Backends } from './logic/backends.js';
+import { LocalBus, type EventBus } from './logic/bus.js';
+import { Charges } from './logic/charges.js';
+import { Dispatcher } from './logic/dispatcher.js';
+import { Flavors } from './logic/flavors.js';
+import { Keypairs } from './logic/keypairs.js';
+import { Servers } from './logic/servers.js';
+import { ComputeStore } from './store/compute.js';
+import { cycladesMigrations } from './store/migrations.js';
+import type { CycladesDB } from './store/schema.js';
+
+/** The compute service's logic over its database and backends, for the role and the admin tool. */
+export interface Cyclades {
+  database: Database<CycladesDB>;
+  store: ComputeStore;
+  backends: Backends;
+  flavors: Flavors;
+  keypairs: Keypairs;
+  servers: Servers;
+  charges: Charges;
+  dispatcher: Dispatcher;
+  bus: EventBus;
+  close(): Promise<void>;
+}
+
+export interface CycladesOptions {
+  settings: Settings;
+  dataDir: string;
+  secretKey: string;
+  log: Logger;
+  quota: QuotaClient;
+  images: ImageClient;
+  bus?: EventBus;
+}
+
+export async function openCyclades(opts: CycladesOptions): Promise<Cyclades> {
+  const { settings } = opts;
+  const database = await openDatabase<CycladesDB>('cyclades', settings.string('database.url'), opts.dataDir);
+  await migrateToLatest(database as Database<unknown>, 'cyclades', cycladesMigrations(database.dialect));
+  const store = new ComputeStore(database.db);
+  const bus = opts.bus ?? new LocalBus();
+  const backends = new Backends(store, new Sealer(opts.secretKey), {
+    dataDir: opts.dataDir, fakeJobMs: settings.int('cyclades.fake_job_ms'), rapiTimeoutMs: settings.int('cyclades.rapi_timeout_ms'),
+  }, opts.log);
+  const charges = new Charges(store, opts.quota, opts.log);
+  const servers = new Servers(store, backends, charges, opts.images, bus, {
+    instancePrefix: settings.string('cyclades.instance_prefix'), osProvider: settings.string('cyclades.os_provider'),
+    maxPersonality: settings.int('cyclades.max_personality'), maxPersonalitySize: settings.int('cyclades.max_personality_size'),
+    maxMetadata: settings.int('cyclades.max_metadata'), retryLimit: settings.int('cyclades.job_retry_limit'),
+  }, opts.log);
+  const dispatcher = new Dispatcher(store, backends, charges, servers, bus, { rescanMs: 5000, waitS: 30 }, opts.log);
+  return {
+    database, store, backends, flavors: new Flavors(store), keypairs: new Keypairs(store), servers, charges, dispatcher, bus,
+    async close() {
+      await dispatcher.close();
+      await servers.close();
+      await backends.close();
+      await bus.close();
+      await database.close();
+    },
+  };
+}
+
+/**
+ * The embedded defaults of `synnefo up`: when no backend exists, one simulated cluster, and
+ * a few flavors when none exist.
+ */
+export async function bootstrapCompute(c: Cyclades): Promise<void> {
+  if ((await c.backends.list()).length === 0) await c.backends.add({ clustername: 'simulated-1.fake', driver: 'fake' });
+  if ((await c.flavors.list(true)).length === 0) await c.flavors.create([1, 2, 4], [1024, 2048, 4096], [10, 20], ['file']);
+}

@@ -1,0 +1,21 @@
+import type { ComponentSettings } from '../common/settings/schema.js';
+
+/** Settings of the compute service and its dispatcher (`30-cyclades.conf`). */
+export const cycladesSettings: ComponentSettings = {
+  component: 'cyclades',
+  file: '30-cyclades.conf',
+  keys: {
+    'cyclades.embedded_defaults': { type: 'bool', default: false, description: 'When no backend exists, add one simulated (fake) cluster and a few flavors (synnefo up sets this)' },
+    'cyclades.instance_prefix': { type: 'string', default: 'snf-', description: 'Prefix of the Ganeti instance names of servers (<prefix><server id>)' },
+    'cyclades.servers_fqdn': { type: 'string', default: 'snf-{id}.vm.synnefo.local', description: 'SNF:fqdn of servers, {id} replaced by the server id (empty: none)' },
+    'cyclades.os_provider': { type: 'string', default: 'snf-image+default', description: 'Ganeti OS definition that deploys images' },
+    'cyclades.bus': { type: 'enum', default: 'local', choices: ['local', 'amqp'], description: 'How backend job events reach the dispatcher: in this process, or through RabbitMQ' },
+    'cyclades.amqp_url': { type: 'string', default: 'amqp://guest:guest@127.0.0.1:5672/', secret: true, description: 'RabbitMQ URL when cyclades.bus = amqp' },
+    'cyclades.fake_job_ms': { type: 'int', default: 300, min: 0, description: 'How long each job of the simulated (fake) backend stays running, in milliseconds' },
+    'cyclades.rapi_timeout_ms': { type: 'int', default: 30000, min: 100, description: 'Timeout of one Ganeti RAPI request' },
+    'cyclades.job_retry_limit': { type: 'int', default: 5, min: 0, description: 'How many times a job submission is retried while a backend is unreachable before the server goes to ERROR' },
+    'cyclades.max_personality': { type: 'int', default: 5, min: 0, description: 'Most personality files a server create may carry' },
+    'cyclades.max_personality_size': { type: 'int', default: 10240, min: 0, description: 'Largest personality file, in bytes' },
+    'cyclades.max_metadata': { type: 'int', default: 10, min: 0, description: 'Most metadata items a server may have' },
+  },
+};

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { openAstakos } from '../astakos/service.js';
+import { InProcessQuotaClient } from '../astakos/logic/quota-client.js';
+import { openCyclades, type Cyclades } from '../cyclades/service.js';
+import { isFinal, type ComputeBackend } from '../cyclades/backends/compute-backend.js';
+import type { FakeBackend } from '../cyclades/backends/fake.js';
+import { call, required, withAstakos, type TestNode } from './harness.js';
+import { store, type StoreUser } from './object-store.js';
+
+/** Runs compute logic on a test node's database (to add backends and flavors, reconcile...). */
+export async function withCyclades<T>(t: Pick<TestNode, 'node'>, f: (c: Cyclades) => Promise<T>): Promise<T> {
+  const ctx = t.node.context;
+  const astakos = await openAstakos({ settings: ctx.settings, dataDir: ctx.dataDir, secretKey: ctx.secretKey, log: ctx.log, baseUrl: ctx.baseUrl });
+  const c = await openCyclades({
+    settings: ctx.settings, dataDir: ctx.dataDir, secretKey: ctx.secretKey, log: ctx.log,
+    quota: new InProcessQuotaClient('cyclades', astakos), images: { image: async () => undefined },
+  });
+  try { return await f(c); } finally { await c.close(); await astakos.close(); }
+}
+
+/** Uploads a small object into the user's `images` container and registers it as an image; returns its id. */
+export async function registerImage(t: Pick<TestNode, 'url'>, u: StoreUser, name = 'debian', isPublic = false): Promise<string> {
+  assert.equal((await store(`${u.base}/images`, { method: 'PUT', token: u.token })).status < 300, true);
+  const put = await store(`${u.base}/images/${name}.diskdump`, { method: 'PUT', token: u.token, body: Buffer.alloc(4096, 7), headers: { 'content-type': 'application/octet-stream' } });
+  assert.equal(put.status, 201, put.text);
+  const res = await store(`${t.url}/cyclades/image/v1.0/images/`, {
+    method: 'POST', token: u.token, headers: {
+      'x-image-meta-name': name, 'x-image-meta-location': `pithos://${u.uuid}/images/${name}.diskdump`,
+      'x-image-meta-disk-format': 'diskdump', 'x-image-meta-container-format': 'bare', 'x-image-meta-is-public': String(isPublic),
+      'x-image-meta-property-os': 'debian', 'x-image-meta-property-osfamily': 'linux', 'x-image-meta-property-users': 'root',
+    },
+  });
+  assert.ok(res.status === 200 || res.status === 201, `register image: ${res.status} ${res.text}`);
+  return res.json.image.id as string;
+}
+
+/** The user's compute quota in their system project, hidden resources (total_cpu, total_ram) included: resource -> {limit, usage, pending}. */
+export async function computeQuota(t: Pick<TestNode, 'node'>, u: { uuid: string }): Promise<Record<string, { limit: number; usage: number; pending: number }>> {
+  return withAstakos(t, async (a) => {
+    const all = await new InProcessQuotaClient('cyclades', a).userQuotas({ users: [u.uuid] });
+    const mine = all[u.uuid]?.[u.uuid] ?? {};
+    return Object.fromEntries(Object.entries(mine).map(([k, v]) => [k, { limit: v.limit, usage: v.usage, pending: v.pending }]));
+  });
+}
+
+/** Polls a server until its status is one of `statuses` (and no task is pending); returns it. */
+export async function waitForServer(t: Pick<TestNode, 'url'>, token: string, id: number, statuses: string[], timeoutMs = 20000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  let last: any;
+  while (Date.now() < deadline) {
+    const res = await call(`${t.url}/cyclades/compute/v2.0/servers/${id}`, { token });
+    assert.equal(res.status, 200, res.text);
+    last = res.json.server;
+    if (statuses.includes(last.status) && last['SNF:task_state'] === '') return last;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.fail(`server ${id} stayed ${last?.status}/${last?.['SNF:task_state']}, expected ${statuses.join('|')}`);
+}
+
+/** A compute backend the scenario suite runs against: the simulated one always, a real Ganeti cluster when one is set up. */
+export interface DriverUnderTest {
+  name: string;
+  /** Settings of the test node for this driver. */
+  settings: Record<string, string | number>;
+  /** Disk size (GiB) and memory (MiB) of the suite's flavors. */
+  diskGiB: number;
+  addBackend(c: Cyclades): Promise<void>;
+  /** A flavor whose creation job this backend will fail (a real failure on Ganeti, an injected one on the fake). */
+  failingFlavor(c: Cyclades): Promise<number>;
+  removeBehindBack(c: Cyclades, instance: string): Promise<void>;
+  addOrphan(c: Cyclades, instance: string): Promise<void>;
+  instanceNames(c: Cyclades): Promise<string[]>;
+}
+
+/** The Ganeti clusters `scripts/ganeti-testbed.sh up` made, if any. */
+export function ganetiTestbed(): { name: string; url: string; user: string; password: string; node: string; cluster: string }[] {
+  const file = process.env['SNF_GANETI_TESTBED'] ?? '/run/snf-ganeti-testbed.json';
+  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : [];
+}
+
+async function waitJob(driver: ComputeBackend, id: number): Promise<void> {
+  let s = await driver.job(id);
+  while (!isFinal(s.status)) s = await driver.waitForJobChange(id, s.status, 30);
+  assert.equal(s.status, 'success', s.message);
+}
+
+export function driversUnderTest(label: string): DriverUnderTest[] {
+  const prefix = `snf${label}${process.pid}-`;
+  const fakeName = `sim-${label}-${process.pid}.fake`;
+  const only = (c: Cyclades) => c.backends.list().then((b) => c.backends.driver(b[0]!));
+  const drivers: DriverUnderTest[] = [{
+    name: 'fake', settings: { 'cyclades.fake_job_ms': 30, 'cyclades.instance_prefix': prefix }, diskGiB: 10,
+    addBackend: async (c) => { await c.backends.add({ clustername: fakeName, driver: 'fake' }); },
+    failingFlavor: async (c) => {
+      (await only(c) as FakeBackend).injectFault('OP_INSTANCE_CREATE', 'Simulated failure: not enough memory on node1');
+      return Number((await c.flavors.list()).find((f) => f.cpu === 1)!.id);
+    },
+    removeBehindBack: async (c, name) => { assert.ok((await only(c) as FakeBackend).removeBehindBack(name)); },
+    addOrphan: async (c, name) => { (await only(c) as FakeBackend).addBehindBack(name); },
+    instanceNames: async (c) => (await (await only(c)).listInstances()).map((i) => i.name),
+  }];
+  const [cluster] = ganetiTestbed();
+  if (cluster) {
+    const url = new URL(cluster.url);
+    drivers.push({
+      name: `ganeti ${cluster.cluster}`, settings: { 'cyclades.instance_prefix': prefix }, diskGiB: 1,
+      addBackend: async (c) => { await c.backends.add({ clustername: url.hostname, port: Number(url.port || 5080), driver: 'ganeti', username: cluster.user, password: cluster.password, insecure: true }); },
+      failingFlavor: async (c) => {
+        // A disk template the cluster does not enable: Ganeti accepts the job and fails it.
+        const [f] = await c.flavors.create([1], [1024], [1], ['plain']);
+        const [b] = await c.backends.list();
+        await c.store.updateBackend(Number(b!.id), { disk_templates: JSON.stringify([...JSON.parse(b!.disk_templates) as string[], 'plain']) });
+        return Number(f!.id);
+      },
+      removeBehindBack: async (c, name) => { const d = await only(c); await waitJob(d, await d.deleteInstance(name)); },
+      addOrphan: async (c, name) => {
+        const d = await only(c);
+        await waitJob(d, await d.createInstance({ name, vcpus: 1, memoryMiB: 128, diskTemplate: 'diskless', disks: [], nics: [], os: 'snf-image+default', osparams: {}, osparamsSecret: {}, hvparams: {}, tags: [] }));
+      },
+      instanceNames: async (c) => (await (await only(c)).listInstances()).map((i) => i.name),
+    });
+  } else if (required('ganeti')) {
+    throw new Error('a Ganeti testbed is required (SNF_TEST_REQUIRE) but none is up: scripts/ganeti-testbed.sh up');
+  }
+  return drivers;
+}
