@@ -4,7 +4,8 @@ const GiB = 2 ** 30;
 
 /**
  * The compute component as it publishes itself in the catalog, with the resources it charges
- * and their default limits in every user's system project.
+ * and their default limits in every user's system project. The hidden totals (all servers,
+ * running or not) are counted without a limit, as Synnefo registers them.
  */
 export const CYCLADES_COMPONENT: ComponentDefinition = {
   name: 'cyclades',
@@ -15,9 +16,9 @@ export const CYCLADES_COMPONENT: ComponentDefinition = {
       name: 'cyclades_compute', type: 'compute', path: '/compute', versionId: 'v2.0',
       resources: [
         { name: 'cyclades.vm', desc: 'Number of virtual machines', service_type: 'compute', service_origin: 'cyclades_compute', base_default: 4 },
-        { name: 'cyclades.total_cpu', desc: 'Number of virtual machine processors', service_type: 'compute', service_origin: 'cyclades_compute', ui_visible: false, api_visible: false, base_default: 32 },
+        { name: 'cyclades.total_cpu', desc: 'Number of virtual machine processors', service_type: 'compute', service_origin: 'cyclades_compute', ui_visible: false, api_visible: false },
         { name: 'cyclades.cpu', desc: 'Number of virtual machine processors of running servers', service_type: 'compute', service_origin: 'cyclades_compute', base_default: 16 },
-        { name: 'cyclades.total_ram', desc: 'Virtual machine memory size', unit: 'bytes', service_type: 'compute', service_origin: 'cyclades_compute', ui_visible: false, api_visible: false, base_default: 16 * GiB },
+        { name: 'cyclades.total_ram', desc: 'Virtual machine memory size', unit: 'bytes', service_type: 'compute', service_origin: 'cyclades_compute', ui_visible: false, api_visible: false },
         { name: 'cyclades.ram', desc: 'Virtual machine memory size of running servers', unit: 'bytes', service_type: 'compute', service_origin: 'cyclades_compute', base_default: 8 * GiB },
         { name: 'cyclades.disk', desc: 'Virtual machine disk size', unit: 'bytes', service_type: 'compute', service_origin: 'cyclades_compute', base_default: 40 * GiB },
       ],

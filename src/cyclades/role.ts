@@ -4,30 +4,43 @@ import { ConfigError } from '../common/errors.js';
 import { requireUser } from '../common/http/auth.js';
 import { rawBodies } from '../common/http/body.js';
 import { useOpenStackFaults } from '../common/http/faults.js';
-import type { Role } from '../node/role.js';
+import type { ImageClient } from '../common/image.js';
+import type { NodeContext, Role } from '../node/role.js';
 import { openPlankton } from '../plankton/service.js';
 import { computeApi, computeVersions } from './api/compute.js';
 import { CYCLADES_COMPONENT } from './component.js';
-import { bootstrapCompute, openCyclades } from './service.js';
+import { bootstrapCompute, openCyclades, type Cyclades } from './service.js';
 import { cycladesSettings } from './settings.js';
 import { cycladesMigrations } from './store/migrations.js';
 
-/** The compute role (Cyclades): servers, flavors, keypairs, the job dispatcher, and the image service (Plankton). */
+/** The compute service a node opened, shared by its cyclades and dispatcher roles. */
+const opened = new WeakMap<NodeContext, Promise<Cyclades>>();
+
+function computeOf(ctx: NodeContext, images: ImageClient): Promise<Cyclades> {
+  let c = opened.get(ctx);
+  if (!c) {
+    const quotaFor = ctx.clients.quota;
+    if (!quotaFor) throw new ConfigError('the cyclades and dispatcher roles need the astakos role in the same node (their quota client is in-process)');
+    c = openCyclades({ settings: ctx.settings, dataDir: ctx.dataDir, secretKey: ctx.secretKey, log: ctx.log, quota: quotaFor(CYCLADES_COMPONENT.name), images });
+    opened.set(ctx, c);
+  }
+  return c;
+}
+
+/** A dispatcher never creates servers, so it needs no image lookups. */
+const noImages: ImageClient = { image: async () => { throw new Error('the dispatcher does not look up images'); } };
+
+/** The compute role (Cyclades): servers, flavors, keypairs, and the image service (Plankton). */
 export const cycladesRole: Role = {
   name: 'cyclades',
   settings: [cycladesSettings],
   after: ['astakos', 'pithos'],
   async start(ctx) {
     const identity = ctx.clients.identity;
-    const quotaFor = ctx.clients.quota;
-    if (!identity || !quotaFor) throw new ConfigError('the cyclades role needs the astakos role in the same node (split deployment of cyclades is not supported yet)');
+    if (!identity) throw new ConfigError('the cyclades role needs the astakos role in the same node (split deployment of cyclades is not supported yet)');
     const plankton = await openPlankton(ctx);
-    const cyclades = await openCyclades({
-      settings: ctx.settings, dataDir: ctx.dataDir, secretKey: ctx.secretKey, log: ctx.log,
-      quota: quotaFor(CYCLADES_COMPONENT.name), images: plankton.images,
-    });
+    const cyclades = await computeOf(ctx, plankton.images);
     if (ctx.settings.bool('cyclades.embedded_defaults')) await bootstrapCompute(cyclades);
-    await cyclades.dispatcher.start();
     return {
       component: CYCLADES_COMPONENT,
       async routes(app: FastifyInstance) {
@@ -45,6 +58,7 @@ export const cycladesRole: Role = {
         }, { prefix: '/cyclades/compute/v2.0' });
       },
       async close() {
+        opened.delete(ctx);
         await cyclades.close();
         await plankton.close();
       },
@@ -53,5 +67,28 @@ export const cycladesRole: Role = {
   async migrate(ctx) {
     const database = await openDatabase('cyclades', ctx.settings.string('database.url'), ctx.dataDir);
     try { await migrateToLatest(database, 'cyclades', cycladesMigrations(database.dialect)); } finally { await database.close(); }
+  },
+};
+
+/**
+ * The dispatcher role: follows backend jobs and applies their results. In the node of a
+ * cyclades role it shares its compute service and in-process bus; alone, it reaches API nodes'
+ * jobs through RabbitMQ (`cyclades.bus = amqp`) and its scan of the shared database.
+ */
+export const dispatcherRole: Role = {
+  name: 'dispatcher',
+  settings: [cycladesSettings],
+  after: ['astakos', 'cyclades'],
+  async start(ctx) {
+    const shared = opened.has(ctx);
+    const cyclades = await computeOf(ctx, noImages);
+    await cyclades.dispatcher.start();
+    return {
+      async routes() { /* no HTTP API */ },
+      async close() {
+        await cyclades.dispatcher.close();
+        if (!shared) { opened.delete(ctx); await cyclades.close(); }
+      },
+    };
   },
 };

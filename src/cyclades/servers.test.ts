@@ -37,7 +37,11 @@ for (const db of dbTargets()) for (const driver of driversUnderTest(db.name.slic
     owner = await storeUser(t, 'owner');
     image = await registerImage(t, owner, 'debian', true);
   });
-  after(async () => { await t?.close(); });
+  after(async () => {
+    // A real cluster outlives the suite: remove what the suite left on it.
+    if (t) await withCyclades(t, (c) => driver.cleanUp(c, prefix)).catch(() => undefined);
+    await t?.close();
+  });
 
   const create = (u: { token: string }, body: Record<string, unknown>) => call(`${api}/servers`, { token: u.token, json: { server: body } });
   const action = (u: { token: string }, id: number, json: unknown) => call(`${api}/servers/${id}/action`, { token: u.token, json });

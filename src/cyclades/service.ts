@@ -5,6 +5,7 @@ import type { Logger } from '../common/log.js';
 import type { QuotaClient } from '../common/quota.js';
 import type { Settings } from '../common/settings/load.js';
 import { Backends } from './logic/backends.js';
+import { AmqpBus } from './logic/amqp-bus.js';
 import { LocalBus, type EventBus } from './logic/bus.js';
 import { Charges } from './logic/charges.js';
 import { Dispatcher } from './logic/dispatcher.js';
@@ -44,7 +45,7 @@ export async function openCyclades(opts: CycladesOptions): Promise<Cyclades> {
   const database = await openDatabase<CycladesDB>('cyclades', settings.string('database.url'), opts.dataDir);
   await migrateToLatest(database as Database<unknown>, 'cyclades', cycladesMigrations(database.dialect));
   const store = new ComputeStore(database.db);
-  const bus = opts.bus ?? new LocalBus();
+  const bus = opts.bus ?? (settings.string('cyclades.bus') === 'amqp' ? await AmqpBus.connect(settings.string('cyclades.amqp_url'), opts.log) : new LocalBus());
   const backends = new Backends(store, new Sealer(opts.secretKey), {
     dataDir: opts.dataDir, fakeJobMs: settings.int('cyclades.fake_job_ms'), rapiTimeoutMs: settings.int('cyclades.rapi_timeout_ms'),
   }, opts.log);
@@ -54,7 +55,7 @@ export async function openCyclades(opts: CycladesOptions): Promise<Cyclades> {
     maxPersonality: settings.int('cyclades.max_personality'), maxPersonalitySize: settings.int('cyclades.max_personality_size'),
     maxMetadata: settings.int('cyclades.max_metadata'), retryLimit: settings.int('cyclades.job_retry_limit'),
   }, opts.log);
-  const dispatcher = new Dispatcher(store, backends, charges, servers, bus, { rescanMs: 5000, waitS: 30 }, opts.log);
+  const dispatcher = new Dispatcher(store, backends, charges, bus, { rescanMs: 5000, waitS: 30 }, opts.log);
   return {
     database, store, backends, flavors: new Flavors(store), keypairs: new Keypairs(store), servers, charges, dispatcher, bus,
     async close() {

@@ -1,6 +1,6 @@
 import { astakosRole } from '../astakos/role.js';
 import { pithosRole } from '../pithos/role.js';
-import { cycladesRole } from '../cyclades/role.js';
+import { cycladesRole, dispatcherRole } from '../cyclades/role.js';
 import { cycladesSettings } from '../cyclades/settings.js';
 import { pithosSettings } from '../pithos/settings.js';
 import { astakosSettings } from '../astakos/settings.js';
@@ -8,7 +8,7 @@ import { commonSettings, type ComponentSettings } from '../common/settings/schem
 import type { Role } from './role.js';
 
 /** Every role this program can run, in start order. */
-export const ROLES: Role[] = [astakosRole, pithosRole, cycladesRole];
+export const ROLES: Role[] = [astakosRole, pithosRole, cycladesRole, dispatcherRole];
 
 /** Every settings component the program knows, for validation and `manage settings`. */
 export const ALL_SETTINGS: ComponentSettings[] = [commonSettings, astakosSettings, pithosSettings, cycladesSettings];

@@ -71,6 +71,8 @@ export interface DriverUnderTest {
   removeBehindBack(c: Cyclades, instance: string): Promise<void>;
   addOrphan(c: Cyclades, instance: string): Promise<void>;
   instanceNames(c: Cyclades): Promise<string[]>;
+  /** Removes every instance whose name starts with `prefix`. */
+  cleanUp(c: Cyclades, prefix: string): Promise<void>;
 }
 
 /** The Ganeti clusters `scripts/ganeti-testbed.sh up` made, if any. */
@@ -99,6 +101,7 @@ export function driversUnderTest(label: string): DriverUnderTest[] {
     removeBehindBack: async (c, name) => { assert.ok((await only(c) as FakeBackend).removeBehindBack(name)); },
     addOrphan: async (c, name) => { (await only(c) as FakeBackend).addBehindBack(name); },
     instanceNames: async (c) => (await (await only(c)).listInstances()).map((i) => i.name),
+    cleanUp: async () => undefined,
   }];
   const [cluster] = ganetiTestbed();
   if (cluster) {
@@ -119,6 +122,11 @@ export function driversUnderTest(label: string): DriverUnderTest[] {
         await waitJob(d, await d.createInstance({ name, vcpus: 1, memoryMiB: 128, diskTemplate: 'diskless', disks: [], nics: [], os: 'snf-image+default', osparams: {}, osparamsSecret: {}, hvparams: {}, tags: [] }));
       },
       instanceNames: async (c) => (await (await only(c)).listInstances()).map((i) => i.name),
+      cleanUp: async (c, prefix) => {
+        const d = await only(c);
+        const jobs = await Promise.all((await d.listInstances()).filter((i) => i.name.startsWith(prefix)).map((i) => d.deleteInstance(i.name)));
+        for (const j of jobs) await waitJob(d, j).catch(() => undefined);
+      },
     });
   } else if (required('ganeti')) {
     throw new Error('a Ganeti testbed is required (SNF_TEST_REQUIRE) but none is up: scripts/ganeti-testbed.sh up');

@@ -77,6 +77,17 @@ export class Charges {
     });
   }
 
-  /** What releasing everything a server holds takes. */
-  releaseAll(vm: Pick<ServerRow, 'charged'>): Quantities { return negate(JSON.parse(vm.charged) as Quantities); }
+  /** Gives back everything a deleted server holds: one forced commission, recorded, then accepted. */
+  async releaseServer(vm: ServerRow): Promise<void> {
+    const quantities = negate(JSON.parse(vm.charged) as Quantities);
+    if (isEmpty(quantities)) return;
+    const serial = await this.issue(vm, 'destroy', quantities);
+    if (serial === null) return;
+    await this.store.transaction(async (tx) => {
+      await this.record(tx, serial, Number(vm.id), 'DESTROY', quantities);
+      await tx.updateSerial(serial, { accept: 1 });
+      await tx.updateServer(Number(vm.id), { charged: '{}' });
+    });
+    await this.resolve([serial]);
+  }
 }

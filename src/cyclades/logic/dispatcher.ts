@@ -5,8 +5,7 @@ import type { Backends } from './backends.js';
 import type { EventBus, JobSubmitted } from './bus.js';
 import type { Charges } from './charges.js';
 import { isEmpty } from './resources.js';
-import type { Servers } from './servers.js';
-import { stateAfterJob, type ServerAction } from './states.js';
+import { stateAfterJob } from './states.js';
 
 /** A removal that fails because the instance is already gone did what it was asked. */
 const GONE = /not known|unknown instance|does not exist|not found/i;
@@ -34,7 +33,6 @@ export class Dispatcher {
     private readonly store: ComputeStore,
     private readonly backends: Backends,
     private readonly charges: Charges,
-    private readonly servers: Servers,
     private readonly bus: EventBus,
     private readonly opts: DispatcherOptions,
     private readonly log: Logger,
@@ -42,7 +40,6 @@ export class Dispatcher {
 
   async start(): Promise<void> {
     this.bus.onJob((job) => this.follow(job));
-    this.servers.onLocalAction((id, action) => this.applyLocal(id, action));
     await this.recover();
     await this.rescan();
     this.timer = setInterval(() => { void this.rescan().catch((err) => this.log.warn({ err }, 'job rescan failed')); }, this.opts.rescanMs);
@@ -141,33 +138,7 @@ export class Dispatcher {
     });
     this.applied++;
     await this.charges.resolve(toResolve);
-    if (released) await this.release(released);
-  }
-
-  /** Gives back everything a deleted server holds: one forced commission, recorded, then accepted. */
-  private async release(vm: ServerRow): Promise<void> {
-    const quantities = this.charges.releaseAll(vm);
-    if (isEmpty(quantities)) return;
-    const serial = await this.charges.issue(vm, 'destroy', quantities);
-    if (serial === null) return;
-    await this.store.transaction(async (tx) => {
-      await this.charges.record(tx, serial, Number(vm.id), 'DESTROY', quantities);
-      await tx.updateSerial(serial, { accept: 1 });
-      await tx.updateServer(Number(vm.id), { charged: '{}' });
-    });
-    await this.charges.resolve([serial]);
-  }
-
-  /** Actions that need no backend: deleting a server that was never placed or never created. */
-  async applyLocal(id: number, action: ServerAction): Promise<void> {
-    if (action !== 'DESTROY') return;
-    let vm: ServerRow | undefined;
-    await this.store.transaction(async (tx) => {
-      vm = await tx.server(id);
-      if (!vm || vm.deleted) { vm = undefined; return; }
-      await tx.updateServer(id, { operstate: 'DESTROYED', deleted: 1, task_state: '', serial: null, updated_at: Date.now() });
-    });
-    if (vm) await this.release({ ...vm, deleted: 1 });
+    if (released) await this.charges.releaseServer(released);
   }
 
   /**
@@ -178,7 +149,7 @@ export class Dispatcher {
     const open = await this.store.openSerials();
     await this.charges.resolve(open.filter((s) => s.accept !== null).map((s) => Number(s.serial)));
     for (const vm of await this.store.allServers({ deleted: true })) {
-      if (vm.charged !== '{}' && !isEmpty(JSON.parse(vm.charged) as Record<string, number>)) await this.release(vm);
+      if (vm.charged !== '{}' && !isEmpty(JSON.parse(vm.charged) as Record<string, number>)) await this.charges.releaseServer(vm);
     }
   }
 }

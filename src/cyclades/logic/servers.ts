@@ -303,8 +303,10 @@ export class Servers {
       throw new ServiceUnavailable('The server changed while the action was requested; try again');
     }
     if (vm.backend_id === null) {
-      // Never placed: nothing to ask a backend; only a delete can get here (BUILD refuses the rest).
-      await this.dispatchLocal(id, action);
+      // Never placed: nothing to ask a backend; only a delete gets here (BUILD refuses the rest).
+      await this.store.updateServer(id, { operstate: 'DESTROYED', deleted: 1, task_state: '', serial: null, updated_at: Date.now() });
+      await this.charges.abandon(serial);
+      await this.charges.releaseServer({ ...vm, deleted: 1 });
       return;
     }
     try {
@@ -325,16 +327,6 @@ export class Servers {
       if (serial !== null) await tx.updateSerial(serial, { job_id: jobId });
     });
     await this.bus.publishJob({ backendId, jobId, serverId: id });
-  }
-
-  private localDispatch: ((id: number, action: ServerAction) => Promise<void>) | undefined;
-
-  /** Set by the dispatcher: applies an action that needs no backend (deleting a never-placed server). */
-  onLocalAction(f: (id: number, action: ServerAction) => Promise<void>): void { this.localDispatch = f; }
-
-  private async dispatchLocal(id: number, action: ServerAction): Promise<void> {
-    if (!this.localDispatch) throw new ServiceUnavailable('No dispatcher runs in this node');
-    await this.localDispatch(id, action);
   }
 
   private async flavorOf(vm: ServerRow): Promise<FlavorRow> {

@@ -7,9 +7,10 @@ import { resource } from '../../common/http/routes.js';
 import type { QuotaClient } from '../../common/quota.js';
 import type { BlockStore } from '../backends/block-store.js';
 import { readExtents, type Extent } from '../logic/blocks.js';
-import { DISKSPACE, hashesOf, type Objects } from '../logic/objects.js';
+import { DISKSPACE, hashesOf, type ListingEntry, type Objects } from '../logic/objects.js';
 import { formatSharing, parseSharing } from '../logic/sharing.js';
 import type { ContainerRow, VersionRow } from '../store/objects.js';
+import { objectListingBody, objectListingText } from './listing.js';
 import { dateHeader, flag, httpDate, intParam, isoMicro, listingFormat, metaFrom, parseRanges, sendMeta, xmlEscape } from './headers.js';
 
 export interface ObjectApiDeps { objects: Objects; blocks: BlockStore; quota: QuotaClient; baseUrl: () => string }
@@ -48,6 +49,15 @@ function sendListing(request: FastifyRequest, reply: FastifyReply, rows: { name:
   }
   if (rows.length === 0) return reply.code(204).send();
   return reply.type('text/plain; charset=utf-8').send(rows.map((r) => r.name).join('\n') + '\n');
+}
+
+/** Answers an object listing (thousands of entries: written straight to bytes); an empty plain listing is 204. */
+function sendObjectListing(reply: FastifyReply, format: 'text' | 'json' | 'xml', entries: ListingEntry[]) {
+  if (format === 'text') {
+    if (entries.length === 0) return reply.code(204).send();
+    return reply.type('text/plain; charset=utf-8').send(objectListingText(entries));
+  }
+  return reply.type(format === 'json' ? 'application/json; charset=utf-8' : 'application/xml; charset=utf-8').send(objectListingBody(format, entries));
 }
 
 /** Checks If-Modified-Since / If-Unmodified-Since; true when the reply was sent. */
@@ -172,22 +182,14 @@ export async function objectApi(app: FastifyInstance, deps: ObjectApiDeps): Prom
     GET: async (request, reply) => {
       const { account, container } = names(request);
       const q = request.query as Record<string, string | undefined>;
+      const format = listingFormat(request);
       const { container: c, entries } = await objects.listObjects(userOf(request).uuid, account, container, {
         prefix: q['prefix'], delimiter: q['delimiter'] || undefined, marker: q['marker'], endMarker: q['end_marker'], limit: intParam(request, 'limit'), path: q['path'],
-        shared: flag(request, 'shared'), public: flag(request, 'public'), meta: q['meta'], until: intParam(request, 'until'),
+        shared: flag(request, 'shared'), public: flag(request, 'public'), meta: q['meta'], until: intParam(request, 'until'), details: format !== 'text',
       });
       containerHeaders(reply, c, objects);
       if (timeConditions(request, reply, c.modified_at)) return reply;
-      return sendListing(request, reply, entries.map((e) => e.kind === 'subdir'
-        ? { name: e.name, json: { subdir: e.name } }
-        : {
-          name: e.version.name,
-          json: {
-            name: e.version.name, bytes: e.version.size, content_type: e.version.content_type, hash: e.version.checksum,
-            last_modified: isoMicro(e.version.mtime), x_object_hash: e.version.hash, x_object_uuid: e.version.uuid,
-            x_object_version: e.version.serial, x_object_version_timestamp: (e.version.mtime / 1000).toFixed(6), x_object_modified_by: e.version.muser,
-          },
-        }), 'container');
+      return sendObjectListing(reply, format, entries);
     },
     PUT: async (request, reply) => {
       const { account, container } = names(request);

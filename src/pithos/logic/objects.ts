@@ -4,7 +4,7 @@ import { ApiError, BadRequest, Conflict, Forbidden, NotFound } from '../../commo
 import type { Logger } from '../../common/log.js';
 import { chargeProvisions, type QuotaClient } from '../../common/quota.js';
 import type { BlockStore } from '../backends/block-store.js';
-import { CURRENT, DELETED, HISTORY, type ContainerRow, type ObjectStore, type VersionRow } from '../store/objects.js';
+import { CURRENT, DELETED, HISTORY, type ContainerRow, type ListedVersion, type ListQuery, type ObjectStore, type VersionRow } from '../store/objects.js';
 import { md5Of, storeStream } from './blocks.js';
 import type { HashPool } from './hash-pool.js';
 import { isBlockHash, merkleRoot, type BlockPolicy } from './hashmap.js';
@@ -26,6 +26,9 @@ export interface ObjectAttributes {
   manifest?: string | undefined;
   meta: Record<string, string>;
 }
+
+/** An entry of an object listing: an object (with what a listing shows of it, unless only names were asked), or a subdir. */
+export type ListingEntry = { kind: 'object'; name: string; version?: ListedVersion | undefined } | { kind: 'subdir'; name: string };
 
 export interface ContainerPolicy { versioning?: 'auto' | 'none' | undefined; quota?: number | undefined; project?: string | undefined }
 
@@ -145,12 +148,13 @@ export class Objects {
     await this.store.deleteContainer(c.id);
   }
 
-  /** Objects of a container in name order, with Swift's prefix/delimiter folding into `subdir` entries. */
-  async listObjects(user: string, account: string, container: string, opts: { prefix?: string | undefined; delimiter?: string | undefined; marker?: string | undefined; endMarker?: string | undefined; limit?: number | undefined; path?: string | undefined; shared?: boolean; public?: boolean; meta?: string | undefined; until?: number | undefined }) {
+  /**
+   * Objects of a container in name order, with Swift's prefix/delimiter folding into `subdir`
+   * entries. With `details: false` (a plain-text listing) only names are read.
+   */
+  async listObjects(user: string, account: string, container: string, opts: { prefix?: string | undefined; delimiter?: string | undefined; marker?: string | undefined; endMarker?: string | undefined; limit?: number | undefined; path?: string | undefined; shared?: boolean; public?: boolean; meta?: string | undefined; until?: number | undefined; details?: boolean }): Promise<{ container: ContainerRow; entries: ListingEntry[] }> {
     if (user !== account && (opts.public || opts.until !== undefined)) throw new Forbidden('Not allowed');
     const until = opts.until;
-    const fetchRows = (c: ContainerRow, q: { after?: string | undefined; from?: string | undefined; to?: string | undefined; limit: number }) =>
-      (until === undefined ? this.store.listCurrent(c.id, q) : this.store.listAsOf(c.id, until * 1000, q));
     const c = user === account ? await this.container(user, account, container) : await this.sharedContainer(user, account, container);
     // Other users see only what is shared with them (the shared objects and everything under shared
     // directories); an owner asking for `shared` or `public` sees only those.
@@ -167,35 +171,60 @@ export class Objects {
     let prefix = (opts.path !== undefined ? opts.path : opts.prefix ?? '').replace(/^\/+/, '');
     const delimiter = opts.path !== undefined ? '/' : opts.delimiter;
     if (prefix && delimiter && !prefix.endsWith(delimiter)) prefix += delimiter;
-    const out: ({ kind: 'object'; version: VersionRow } | { kind: 'subdir'; name: string })[] = [];
+    const details = opts.details ?? true;
+    // Names alone come from the listing index without visiting rows. With a delimiter most names
+    // read fold into subdirs, so the shown columns are read afterwards for the objects listed only;
+    // a meta filter, or a listing of the past, reads rows as it goes.
+    const namesFirst = until === undefined && !metaTest && (delimiter !== undefined || !details);
+    const fetch = async (q: ListQuery): Promise<{ names: string[]; rows?: ListedVersion[] }> => {
+      if (namesFirst) return { names: await this.store.listNames(c.id, q) };
+      const rows = until === undefined ? await this.store.listEntries(c.id, q, !!metaTest) : await this.store.listAsOf(c.id, until * 1000, q, !!metaTest);
+      return { names: rows.map((r) => r.name), rows };
+    };
+    const out: ListingEntry[] = [];
     let after = opts.marker;
-    while (out.length < limit) {
-      // With a delimiter, one subdir can hide any number of names: read a few rows, then jump past it.
-      const want = delimiter ? Math.min(32, limit - out.length) : limit - out.length;
-      const rows = await fetchRows(c, { after, from: prefix || undefined, to: prefix ? `${prefix}\u{10FFFF}` : opts.endMarker, limit: want });
-      if (rows.length === 0) break;
+    // With a delimiter, one subdir can hide any number of names: read a few, then jump past it;
+    // while no subdir comes, read more at a time.
+    let batch = 32;
+    read: while (out.length < limit) {
+      const want = delimiter ? Math.min(batch, limit - out.length) : limit - out.length;
+      const { names, rows } = await fetch({ after, from: prefix || undefined, to: prefix ? `${prefix}\u{10FFFF}` : opts.endMarker, limit: want });
+      if (names.length === 0) break;
       let jumped = false;
-      for (const v of rows) {
-        if (opts.endMarker && v.name >= opts.endMarker) return { container: c, entries: out };
-        after = v.name;
-        const rest = v.name.slice(prefix.length);
-        const cut = delimiter ? rest.indexOf(delimiter) : -1;
-        if (delimiter && cut >= 0 && cut + delimiter.length < rest.length) {
-          const subdir = prefix + rest.slice(0, cut + delimiter.length);
-          // `path` lists direct children only; a subdir the client already has (the marker) is not
-          // listed again, or paging would never end.
-          if (opts.path === undefined && (opts.marker === undefined || subdir > opts.marker)) out.push({ kind: 'subdir', name: subdir });
-          after = `${subdir}\u{10FFFF}`;
-          jumped = true;
-          break;
+      for (let i = 0; i < names.length; i++) {
+        const name = names[i]!;
+        if (opts.endMarker && name >= opts.endMarker) break read;
+        after = name;
+        if (delimiter) {
+          const cut = name.indexOf(delimiter, prefix.length);
+          if (cut >= 0 && cut + delimiter.length < name.length) {
+            const subdir = name.slice(0, cut + delimiter.length);
+            // `path` lists direct children only; a subdir the client already has (the marker) is not
+            // listed again, or paging would never end.
+            if (opts.path === undefined && (opts.marker === undefined || subdir > opts.marker)) out.push({ kind: 'subdir', name: subdir });
+            after = `${subdir}\u{10FFFF}`;
+            jumped = true;
+            break;
+          }
         }
-        if (!visible(v.name) || (metaTest && !metaTest(JSON.parse(v.meta)))) continue;
-        out.push({ kind: 'object', version: v });
+        if (!visible(name) || (metaTest && !metaTest(JSON.parse(rows![i]!.meta!)))) continue;
+        out.push({ kind: 'object', name, version: rows?.[i] });
         if (out.length >= limit) break;
       }
-      if (!jumped && rows.length < want) break;
+      if (!jumped && names.length < want) break;
+      batch = jumped ? 32 : Math.min(batch * 4, limit);
     }
-    return { container: c, entries: out };
+    if (!namesFirst || !details) return { container: c, entries: out };
+    // The shown columns of the objects listed; one removed meanwhile is left out.
+    const found = new Map<string, ListedVersion>();
+    const wanted = out.filter((e) => e.kind === 'object').map((e) => e.name);
+    for (const v of await this.store.entriesByName(c.id, wanted)) found.set(v.name, v);
+    const entries: ListingEntry[] = [];
+    for (const e of out) {
+      if (e.kind === 'subdir') entries.push(e);
+      else { const version = found.get(e.name); if (version) entries.push({ kind: 'object', name: e.name, version }); }
+    }
+    return { container: c, entries };
   }
 
   /** The current version of an object, or a given one. */

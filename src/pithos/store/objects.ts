@@ -4,6 +4,13 @@ import type { ContainersTable, PithosDB, VersionsTable } from './schema.js';
 export type ContainerRow = Selectable<ContainersTable>;
 export type VersionRow = Selectable<VersionsTable>;
 
+/** The columns a listing shows of a version (never its hashmap). */
+const LISTED = ['name', 'size', 'content_type', 'checksum', 'mtime', 'hash', 'uuid', 'serial', 'muser'] as const;
+/** What a listing shows of a version; `meta` only when a listing filters by it. */
+export type ListedVersion = Pick<VersionRow, typeof LISTED[number]> & { meta?: string };
+/** A page of a listing: names after `after` (exclusive), within `[from, to)`, at most `limit`. */
+export interface ListQuery { after?: string | undefined; from?: string | undefined; to?: string | undefined; limit: number }
+
 export const CURRENT = 0;
 export const HISTORY = 1;
 export const DELETED = 2;
@@ -80,28 +87,60 @@ export class ObjectStore {
     return this.db.selectFrom('versions').selectAll().where('container_id', '=', containerId).where('name', '=', name).where('cluster', '!=', 2).orderBy('serial').execute();
   }
 
-  /** Current objects in name order after `marker` within `[from, to)`. */
-  listCurrent(containerId: number, opts: { after?: string | undefined; from?: string | undefined; to?: string | undefined; limit: number }): Promise<VersionRow[]> {
-    let q = this.db.selectFrom('versions').selectAll().where('container_id', '=', containerId).where('cluster', '=', CURRENT);
+  /** Current objects in name order after `after` within `[from, to)`, whole rows (for a large object's parts). */
+  listCurrent(containerId: number, opts: ListQuery): Promise<VersionRow[]> {
+    return this.currentQuery(containerId, opts).selectAll().execute();
+  }
+
+  /**
+   * Names of current objects in name order after `after` within `[from, to)`: read from the
+   * listing index alone, no row is visited.
+   */
+  async listNames(containerId: number, opts: ListQuery): Promise<string[]> {
+    const rows = await this.currentQuery(containerId, opts).select('name').execute();
+    const out = new Array<string>(rows.length);
+    for (let i = 0; i < rows.length; i++) out[i] = rows[i]!.name;
+    return out;
+  }
+
+  /** What a listing shows of current objects in name order after `after` within `[from, to)`; `meta` too when asked. */
+  listEntries(containerId: number, opts: ListQuery, withMeta = false): Promise<ListedVersion[]> {
+    return this.currentQuery(containerId, opts).select(withMeta ? [...LISTED, 'meta'] : LISTED).execute() as Promise<ListedVersion[]>;
+  }
+
+  /** What a listing shows of the current objects of these names (those that exist), in name order. */
+  async entriesByName(containerId: number, names: string[]): Promise<ListedVersion[]> {
+    const out: ListedVersion[] = [];
+    for (let i = 0; i < names.length; i += 500) {
+      out.push(...await this.db.selectFrom('versions').select(LISTED).where('container_id', '=', containerId).where('cluster', '=', CURRENT)
+        .where('name', 'in', names.slice(i, i + 500)).orderBy('name').execute());
+    }
+    return out;
+  }
+
+  private currentQuery(containerId: number, opts: ListQuery) {
+    let q = this.db.selectFrom('versions').where('container_id', '=', containerId).where('cluster', '=', CURRENT);
     if (opts.after !== undefined) q = q.where('name', '>', opts.after);
     if (opts.from !== undefined) q = q.where('name', '>=', opts.from);
     if (opts.to !== undefined) q = q.where('name', '<', opts.to);
-    return q.orderBy('name').limit(opts.limit).execute();
+    return q.orderBy('name').limit(opts.limit);
   }
 
   /**
    * Objects as they were at time `until`: for each name, its newest version written before then,
-   * unless that version is a delete marker; in name order after `after`.
+   * unless that version is a delete marker; in name order after `after`. What a listing shows of them.
    */
-  listAsOf(containerId: number, until: number, opts: { after?: string | undefined; from?: string | undefined; to?: string | undefined; limit: number }): Promise<VersionRow[]> {
-    let q = this.db.selectFrom('versions as v').selectAll('v').where('v.container_id', '=', containerId).where('v.mtime', '<', until)
+  listAsOf(containerId: number, until: number, opts: ListQuery, withMeta = false): Promise<ListedVersion[]> {
+    let q = this.db.selectFrom('versions as v').where('v.container_id', '=', containerId).where('v.mtime', '<', until)
       .where('v.serial', '=', (eb) => eb.selectFrom('versions as w').select((w) => w.fn.max('w.serial').as('m'))
         .whereRef('w.container_id', '=', 'v.container_id').whereRef('w.name', '=', 'v.name').where('w.mtime', '<', until))
       .where('v.cluster', '!=', DELETED);
     if (opts.after !== undefined) q = q.where('v.name', '>', opts.after);
     if (opts.from !== undefined) q = q.where('v.name', '>=', opts.from);
     if (opts.to !== undefined) q = q.where('v.name', '<', opts.to);
-    return q.orderBy('v.name').limit(opts.limit).execute();
+    const columns: (`v.${typeof LISTED[number]}` | 'v.meta')[] = LISTED.map((c) => `v.${c}` as const);
+    if (withMeta) columns.push('v.meta');
+    return q.select(columns).orderBy('v.name').limit(opts.limit).execute() as Promise<ListedVersion[]>;
   }
 
   /** Removes history (superseded versions and delete markers) older than a time; returns how many. */
