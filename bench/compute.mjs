@@ -537,8 +537,27 @@ async function withPgDatabase(f) {
   }
 }
 
+/** What one durable commit costs on this disk (SQLite, WAL, synchronous = FULL, as the services open it): it bounds the SQLite figures. */
+async function commitCost() {
+  const { default: SQLite } = await import('better-sqlite3');
+  const dir = mkdtempSync(join(tmpdir(), 'snf-bench-fsync-'));
+  try {
+    const db = new SQLite(join(dir, 'probe.db'));
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    const t = now();
+    for (let i = 0; i < 200; i++) insert.run('x'.repeat(200));
+    db.close();
+    return (now() - t) / 200;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const started = Date.now();
-console.log(`Compute benchmark (${(await import('node:os')).cpus().length} CPUs, node ${process.version})`);
+console.log(`Compute benchmark (${(await import('node:os')).cpus().length} CPUs, node ${process.version}, load average ${(await import('node:os')).loadavg()[0].toFixed(1)}; one SQLite commit (WAL, synchronous=FULL) in ${tmpdir()}: ${(await commitCost()).toFixed(2)} ms)`);
 if (PROF) { mkdirSync(PROF, { recursive: true }); console.log(`CPU profiles of the server processes: ${resolve(PROF)}`); }
 // SQLite always (with the real Ganeti run); PostgreSQL too with --pg (the Ganeti run is not repeated).
 if (!args.includes('--skip-sqlite')) await benchAll('SQLite', true);

@@ -10,7 +10,7 @@ import { readExtents, type Extent } from '../logic/blocks.js';
 import { DISKSPACE, hashesOf, type ListingEntry, type Objects } from '../logic/objects.js';
 import { formatSharing, parseSharing } from '../logic/sharing.js';
 import type { ContainerRow, VersionRow } from '../store/objects.js';
-import { objectListingBody, objectListingText } from './listing.js';
+import { objectListingJson, objectListingText, objectListingXml } from './listing.js';
 import { dateHeader, flag, httpDate, intParam, isoMicro, listingFormat, metaFrom, parseRanges, sendMeta, xmlEscape } from './headers.js';
 
 export interface ObjectApiDeps { objects: Objects; blocks: BlockStore; quota: QuotaClient; baseUrl: () => string }
@@ -57,7 +57,8 @@ function sendObjectListing(reply: FastifyReply, format: 'text' | 'json' | 'xml',
     if (entries.length === 0) return reply.code(204).send();
     return reply.type('text/plain; charset=utf-8').send(objectListingText(entries));
   }
-  return reply.type(format === 'json' ? 'application/json; charset=utf-8' : 'application/xml; charset=utf-8').send(objectListingBody(format, entries));
+  if (format === 'json') return reply.type('application/json; charset=utf-8').send(objectListingJson(entries));
+  return reply.type('application/xml; charset=utf-8').send(objectListingXml(entries));
 }
 
 /** Checks If-Modified-Since / If-Unmodified-Since; true when the reply was sent. */
