@@ -4,7 +4,8 @@
 # namespace (node 10.77.<i>.2, cluster IP .3, host side .1) and its own mount namespace, in
 # which per-cluster directories are bind-mounted over /etc/ganeti, /var/lib/ganeti,
 # /run/ganeti, /var/log/ganeti, /run/lock, /srv/ganeti/os and the file-storage dirs, so
-# several clusters coexist and nothing of theirs is visible on the host. A `sleep` process per cluster holds the namespaces; the daemons run inside them.
+# several clusters coexist and nothing of theirs shows on the host. One `sleep` process per
+# cluster holds its namespaces; the Ganeti daemons run inside them.
 #
 #   scripts/ganeti-testbed.sh up [N]    bring up clusters 1..N (default 1); idempotent
 #   scripts/ganeti-testbed.sh down [I]  stop everything (or only cluster I), remove namespaces,
@@ -21,10 +22,10 @@ NET=${SNF_GANETI_NET:-10.77}
 RAPI_USER=${SNF_GANETI_RAPI_USER:-snf}
 RAPI_PASS=${SNF_GANETI_RAPI_PASSWORD:-snf-testbed}
 STATE=/var/lib/snf-ganeti-testbed        # per-cluster Ganeti state (cluster<i>/...)
-RUNDIR=/run/snf-ganeti-testbed           # holder pid files, lock
+RUNDIR=/run/snf-ganeti-testbed           # holder pid files and logs
 JSON=/run/snf-ganeti-testbed.json
 LOCK=/run/lock/snf-ganeti-testbed.lock
-NS_PREFIX=snf-gnt                          # namespace snf-gnt<i>, host veth snfgnt<i>-h
+NS_PREFIX=snf-gnt                        # namespace snf-gnt<i>, host veth snfgnt<i>-h
 # Host paths the per-cluster dirs are mounted over (mount points created when missing).
 MOUNTS="etc:/etc/ganeti lib:/var/lib/ganeti run:/run/ganeti log:/var/log/ganeti lock:/run/lock
 os:/srv/ganeti/os file:/srv/ganeti/file-storage sharedfile:/srv/ganeti/shared-file-storage"
@@ -102,26 +103,44 @@ write_users() { # RAPI users file (ganeti-rapi notices changes by itself)
   mv -f "$f.tmp" "$f"
 }
 
+cluster_pids() { # every process of cluster $1 (holder, daemons, their children)
+  local ns pid mnt p
+  ns=$(ns_name "$1")
+  ip netns pids "$ns" 2>/dev/null || true
+  # Should the network namespace have been deleted by hand: those in the holder's mount namespace.
+  pid=$(cat "$RUNDIR/cluster$1.pid" 2>/dev/null) || return 0
+  [ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" = "sleep infinity " ] || return 0
+  mnt=$(readlink "/proc/$pid/ns/mnt" 2>/dev/null) || return 0
+  [ "$mnt" != "$(readlink /proc/self/ns/mnt)" ] || return 0
+  for p in /proc/[0-9]*; do
+    [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$mnt" ] && echo "${p#/proc/}"
+  done
+  return 0
+}
+
+signal_cluster() { # send signal $2 to cluster $1's processes except pid $3; wait up to 5 s
+  local pids
+  pids=$(cluster_pids "$1" | grep -vx "$3" | sort -u || true)
+  [ -n "$pids" ] || return 0
+  kill -s "$2" $pids 2>/dev/null || true
+  for _ in $(seq 1 20); do
+    [ -z "$(cluster_pids "$1" | grep -vx "$3")" ] && return 0
+    sleep 0.25
+  done
+}
+
 destroy() { # remove every trace of cluster $1
-  local i=$1 ns pids
+  local i=$1 ns holder
   ns=$(ns_name "$i")
-  # Every process of the cluster (holder, daemons, their children) is in its network namespace.
+  holder=$(cat "$RUNDIR/cluster$i.pid" 2>/dev/null || echo none)
   # SIGTERM is what daemon-util stop sends too, but that takes ~12 s; the state goes anyway.
-  if ip netns list | grep -qx "$ns\( .*\)\?"; then
-    for sig in TERM KILL; do
-      pids=$(ip netns pids "$ns" 2>/dev/null || true)
-      [ -n "$pids" ] || break
-      kill -s "$sig" $pids 2>/dev/null || true
-      for _ in $(seq 1 20); do
-        pids=$(ip netns pids "$ns" 2>/dev/null || true)
-        [ -z "$pids" ] && break
-        sleep 0.25
-      done
-    done
-  fi
+  # The holder goes last: while it lives, its mount namespace names the cluster's processes.
+  signal_cluster "$i" TERM "$holder"
+  signal_cluster "$i" KILL "$holder"
+  signal_cluster "$i" KILL none
   ip link del "$(host_if "$i")" 2>/dev/null || true   # takes the namespace's end with it
   ip netns del "$ns" 2>/dev/null || true
-  rm -rf "/etc/netns/$ns" "$STATE/cluster$i" "$RUNDIR/cluster$i.pid" "$RUNDIR/cluster$i.log"
+  rm -rf "/etc/netns/$ns" "$STATE/cluster$i" "$RUNDIR/cluster$i".{pid,log,init.log}
 }
 
 create() { # build cluster $1 from nothing
@@ -224,7 +243,6 @@ open(sys.argv[1]+".tmp","w").write(json.dumps(l,separators=(",",":"))+"\n")' "$J
   fi
   for i in $(known_clusters); do destroy "$i"; done
   rm -rf "$RUNDIR" "$JSON"
-  rm -rf /srv/ganeti/os/snf-image /run/snf-ganeti-testbed.lock   # left by the first version
   # Empty mount points made by `create`. Only now: removing a directory that is a mount point
   # in another (live) mount namespace would detach that namespace's mount.
   for m in $MOUNTS; do rmdir "${m#*:}" 2>/dev/null || true; done

@@ -167,6 +167,10 @@ for (const db of dbTargets()) for (const driver of driversUnderTest(db.name.slic
     const s = await waitForServer(t, u.token, res.json.server.id, ['ERROR', 'ACTIVE']);
     assert.equal(s.status, 'ERROR');
     assert.match(s.fault.message, /not enough memory|not enabled/);
+    const diagnostics = await call(`${api}/servers/${s.id}/diagnostics`, { token: u.token });
+    assert.equal(diagnostics.status, 200);
+    assert.equal(diagnostics.json[0].level, 'ERROR');
+    assert.match(diagnostics.json[0].details, /not enough memory|not enabled/);
     const q = await computeQuota(t, u);
     assert.deepEqual([q['cyclades.vm']!.usage, q['cyclades.vm']!.pending, q['cyclades.cpu']!.usage], [0, 0, 0]);
     assert.equal((await call(`${api}/servers/${s.id}`, { method: 'DELETE', token: u.token })).status, 204);

@@ -47,7 +47,7 @@ export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promi
       flavor: { id: Number(vm.flavor_id), links: links(`/flavors/${vm.flavor_id}`), ...(flavor ? { name: flavor.name } : {}) },
       image: { id: image.id, links: links(`/images/${image.id}`) },
       metadata, links: links(`/servers/${id}`),
-      addresses: {}, attachments: [], volumes: [], tags: [], diagnostics: [], deleted: Boolean(vm.deleted),
+      addresses: {}, attachments: [], volumes: [], tags: [], deleted: Boolean(vm.deleted),
       accessIPv4: '', accessIPv6: '', config_drive: '', key_name: keyNames[0] ?? null,
       'SNF:fqdn': deps.fqdnPattern ? deps.fqdnPattern.replace('{id}', String(id)) : null,
       'SNF:port_forwarding': {},
@@ -201,6 +201,10 @@ export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promi
         throw new BadRequest(`Action ${action} not supported`);
     }
   });
+
+  const diagnostic = (d: { source: string; level: string; message: string; details: string; created_at: number }) =>
+    ({ source: d.source, level: d.level, message: d.message, details: d.details, created: isoTime(Number(d.created_at)) });
+  app.get('/servers/:id/diagnostics', async (request) => (await servers.diagnostics(userOf(request).uuid, idParam(request))).map(diagnostic));
 
   app.get('/servers/:id/metadata', async (request) => ({ metadata: await servers.metadata(userOf(request).uuid, idParam(request)) }));
   app.post('/servers/:id/metadata', async (request, reply) => {

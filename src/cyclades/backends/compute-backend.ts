@@ -57,7 +57,8 @@ export interface InstanceInfo {
   memoryMiB: number;
   diskTemplate: string;
   diskSizesMiB: number[];
-  nics: { mac: string; ip: string | null; network: string | null; link: string | null }[];
+  nics: { name: string | null; mac: string; ip: string | null; network: string | null; link: string | null }[];
+  diskNames: (string | null)[];
   tags: string[];
   pnode: string;
   ctime: number;
@@ -91,6 +92,12 @@ export interface ComputeBackend {
   deleteInstance(name: string): Promise<number>;
   /** Renames an instance (importing one as a server gives it the server's name). */
   renameInstance(name: string, to: string): Promise<number>;
+  /** Adds a NIC named `nic.name` (hot-plugged when the instance runs and the cluster can). */
+  addNic(instance: string, nic: NicSpec & { name: string }): Promise<number>;
+  removeNic(instance: string, name: string): Promise<number>;
+  /** Adds a disk named `disk.name` of the instance's disk template. */
+  addDisk(instance: string, disk: DiskSpec & { name: string }): Promise<number>;
+  removeDisk(instance: string, name: string): Promise<number>;
   console(name: string): Promise<ConsoleInfo>;
   listInstances(): Promise<InstanceInfo[]>;
   /** The job's state now. */

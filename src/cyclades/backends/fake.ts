@@ -4,7 +4,7 @@ import SQLite from 'better-sqlite3';
 import { randomToken } from '../../common/crypto.js';
 import {
   BackendRefused, isFinal,
-  type ClusterInfo, type ComputeBackend, type ConsoleInfo, type InstanceInfo, type InstanceSpec, type JobState, type JobStatus, type Opcode,
+  type ClusterInfo, type ComputeBackend, type ConsoleInfo, type DiskSpec, type InstanceInfo, type InstanceSpec, type JobState, type JobStatus, type NicSpec, type Opcode,
 } from './compute-backend.js';
 
 const MiB_PER_GiB = 1024;
@@ -25,7 +25,11 @@ type Effect =
   | { op: 'create'; instance: InstanceInfo }
   | { op: 'set'; change: Partial<InstanceInfo>; requireRunning?: boolean }
   | { op: 'remove' }
-  | { op: 'rename'; to: string };
+  | { op: 'rename'; to: string }
+  | { op: 'nic-add'; nic: InstanceInfo['nics'][number] }
+  | { op: 'nic-remove'; name: string }
+  | { op: 'disk-add'; name: string; sizeMiB: number }
+  | { op: 'disk-remove'; name: string };
 
 interface JobRow { id: number; instance: string; opcode: string; status: string; message: string; timestamp: number; effect: string; owner: number }
 
@@ -103,8 +107,8 @@ export class FakeBackend implements ComputeBackend {
     const instance: InstanceInfo = {
       ...this.blank(spec.name),
       vcpus: spec.vcpus, memoryMiB: spec.memoryMiB, diskTemplate: spec.diskTemplate,
-      diskSizesMiB: spec.disks.map((d) => d.sizeMiB), tags: [...spec.tags],
-      nics: spec.nics.map((n, i) => ({ mac: n.mac ?? this.mac(spec.name, i), ip: n.ip ?? null, network: n.network ?? null, link: n.link ?? null })),
+      diskSizesMiB: spec.disks.map((d) => d.sizeMiB), diskNames: spec.disks.map((d) => d.name ?? null), tags: [...spec.tags],
+      nics: spec.nics.map((n, i) => ({ name: n.name ?? null, mac: n.mac ?? this.mac(spec.name, i), ip: n.ip ?? null, network: n.network ?? null, link: n.link ?? null })),
     };
     return this.submit('OP_INSTANCE_CREATE', spec.name, { op: 'create', instance });
   }
@@ -114,6 +118,15 @@ export class FakeBackend implements ComputeBackend {
   resizeInstance(name: string, vcpus: number, memoryMiB: number): Promise<number> { return this.submit('OP_INSTANCE_SET_PARAMS', name, { op: 'set', change: { vcpus, memoryMiB } }); }
   deleteInstance(name: string): Promise<number> { return this.submit('OP_INSTANCE_REMOVE', name, { op: 'remove' }); }
   renameInstance(name: string, to: string): Promise<number> { return this.submit('OP_INSTANCE_RENAME', name, { op: 'rename', to }); }
+  addNic(instance: string, nic: NicSpec & { name: string }): Promise<number> {
+    const entry = { name: nic.name, mac: nic.mac ?? this.mac(instance, Date.now()), ip: nic.ip ?? null, network: nic.network ?? null, link: nic.link ?? null };
+    return this.submit('OP_INSTANCE_SET_PARAMS', instance, { op: 'nic-add', nic: entry });
+  }
+  removeNic(instance: string, name: string): Promise<number> { return this.submit('OP_INSTANCE_SET_PARAMS', instance, { op: 'nic-remove', name }); }
+  addDisk(instance: string, disk: DiskSpec & { name: string }): Promise<number> {
+    return this.submit('OP_INSTANCE_SET_PARAMS', instance, { op: 'disk-add', name: disk.name, sizeMiB: disk.sizeMiB });
+  }
+  removeDisk(instance: string, name: string): Promise<number> { return this.submit('OP_INSTANCE_SET_PARAMS', instance, { op: 'disk-remove', name }); }
 
   async console(name: string): Promise<ConsoleInfo> {
     const row = this.db.prepare('SELECT info, vnc_port FROM instances WHERE name = ?').get(name) as { info: string; vnc_port: number } | undefined;
@@ -203,6 +216,31 @@ export class FakeBackend implements ComputeBackend {
         this.instance(name);
         this.db.prepare('DELETE FROM instances WHERE name = ?').run(name);
         return;
+      case 'nic-add': {
+        const inst = this.instance(name);
+        if (inst.nics.some((n) => n.name === effect.nic.name)) throw new Error(`NIC name '${effect.nic.name}' already used`);
+        this.put({ ...inst, nics: [...inst.nics, effect.nic] });
+        return;
+      }
+      case 'nic-remove': {
+        const inst = this.instance(name);
+        if (!inst.nics.some((n) => n.name === effect.name)) throw new Error(`Cannot find NIC with name '${effect.name}'`);
+        this.put({ ...inst, nics: inst.nics.filter((n) => n.name !== effect.name) });
+        return;
+      }
+      case 'disk-add': {
+        const inst = this.instance(name);
+        if (inst.diskNames.includes(effect.name)) throw new Error(`Disk name '${effect.name}' already used`);
+        this.put({ ...inst, diskSizesMiB: [...inst.diskSizesMiB, effect.sizeMiB], diskNames: [...inst.diskNames, effect.name] });
+        return;
+      }
+      case 'disk-remove': {
+        const inst = this.instance(name);
+        const k = inst.diskNames.indexOf(effect.name);
+        if (k < 0) throw new Error(`Cannot find disk with name '${effect.name}'`);
+        this.put({ ...inst, diskSizesMiB: inst.diskSizesMiB.filter((_, i) => i !== k), diskNames: inst.diskNames.filter((_, i) => i !== k) });
+        return;
+      }
       case 'rename': {
         const inst = this.instance(name);
         if (this.find(effect.to)) throw new Error(`Instance '${effect.to}' is already in the cluster`);
@@ -234,7 +272,9 @@ export class FakeBackend implements ComputeBackend {
 
   private find(name: string): InstanceInfo | undefined {
     const row = this.db.prepare('SELECT info FROM instances WHERE name = ?').get(name) as { info: string } | undefined;
-    return row ? JSON.parse(row.info) as InstanceInfo : undefined;
+    if (!row) return undefined;
+    const inst = JSON.parse(row.info) as InstanceInfo;
+    return { ...inst, diskNames: inst.diskNames ?? inst.diskSizesMiB.map(() => null) };
   }
 
   private instance(name: string): InstanceInfo {
@@ -253,7 +293,7 @@ export class FakeBackend implements ComputeBackend {
     const now = Date.now() / 1000;
     return {
       name, status: 'running', adminState: 'up', running: true, vcpus: 1, memoryMiB: 1024, diskTemplate: 'file',
-      diskSizesMiB: [], nics: [], tags: [], pnode: `node1.${this.opts.clustername}`, ctime: now, mtime: now,
+      diskSizesMiB: [], diskNames: [], nics: [], tags: [], pnode: `node1.${this.opts.clustername}`, ctime: now, mtime: now,
     };
   }
 

@@ -2,7 +2,7 @@ import { request as httpsRequest } from 'node:https';
 import { randomToken } from '../../common/crypto.js';
 import {
   BackendRefused, BackendUnavailable,
-  type ClusterInfo, type ComputeBackend, type ConsoleInfo, type InstanceInfo, type InstanceSpec, type JobState, type JobStatus,
+  type ClusterInfo, type ComputeBackend, type ConsoleInfo, type DiskSpec, type InstanceInfo, type InstanceSpec, type JobState, type JobStatus, type NicSpec,
 } from './compute-backend.js';
 
 export interface GanetiOptions {
@@ -31,6 +31,8 @@ interface RapiInstance {
   'nic.ips'?: (string | null)[];
   'nic.networks'?: (string | null)[];
   'nic.links'?: (string | null)[];
+  'nic.names'?: (string | null)[];
+  'disk.names'?: (string | null)[];
   tags?: string[];
   pnode: string;
   ctime?: number;
@@ -83,7 +85,7 @@ export class GanetiBackend implements ComputeBackend {
       name: spec.name,
       disk_template: spec.diskTemplate,
       disks: spec.disks.map((d) => ({ size: d.sizeMiB, ...(d.name ? { name: d.name } : {}) })),
-      nics: spec.nics.map((n) => Object.fromEntries(Object.entries(n).filter(([, v]) => v !== undefined))),
+      nics: spec.nics.map((n) => defined({ ...n })),
       os_type: spec.os,
       osparams: spec.osparams,
       ...(Object.keys(spec.osparamsSecret).length ? { osparams_secret: spec.osparamsSecret } : {}),
@@ -105,6 +107,19 @@ export class GanetiBackend implements ComputeBackend {
     return this.submit('PUT', `/2/instances/${enc(name)}/modify`, { beparams: { vcpus, maxmem: memoryMiB, minmem: memoryMiB } });
   }
   deleteInstance(name: string): Promise<number> { return this.submit('DELETE', `/2/instances/${enc(name)}`); }
+  addNic(instance: string, nic: NicSpec & { name: string }): Promise<number> {
+    return this.modify(instance, { nics: [['add', -1, defined({ name: nic.name, mac: nic.mac, ip: nic.ip, network: nic.network, mode: nic.mode, link: nic.link })]] });
+  }
+  removeNic(instance: string, name: string): Promise<number> { return this.modify(instance, { nics: [['remove', name, {}]] }); }
+  addDisk(instance: string, disk: DiskSpec & { name: string }): Promise<number> {
+    return this.modify(instance, { disks: [['add', -1, { size: disk.sizeMiB, name: disk.name }]] });
+  }
+  removeDisk(instance: string, name: string): Promise<number> { return this.modify(instance, { disks: [['remove', name, {}]] }); }
+
+  private modify(instance: string, body: Record<string, unknown>): Promise<number> {
+    return this.submit('PUT', `/2/instances/${enc(instance)}/modify`, { ...body, hotplug_if_possible: true });
+  }
+
   renameInstance(name: string, to: string): Promise<number> {
     return this.submit('PUT', `/2/instances/${enc(name)}/rename`, { new_name: to, ip_check: false, name_check: false });
   }
@@ -124,7 +139,8 @@ export class GanetiBackend implements ComputeBackend {
         name: i.name, status: i.status, adminState: i.admin_state as InstanceInfo['adminState'], running: Boolean(i.oper_state),
         vcpus: i.beparams?.vcpus ?? 0, memoryMiB: i.beparams?.maxmem ?? i.beparams?.memory ?? 0, diskTemplate: i.disk_template,
         diskSizesMiB: i['disk.sizes'] ?? [],
-        nics: macs.map((mac, k) => ({ mac, ip: i['nic.ips']?.[k] ?? null, network: i['nic.networks']?.[k] ?? null, link: i['nic.links']?.[k] ?? null })),
+        nics: macs.map((mac, k) => ({ name: i['nic.names']?.[k] ?? null, mac, ip: i['nic.ips']?.[k] ?? null, network: i['nic.networks']?.[k] ?? null, link: i['nic.links']?.[k] ?? null })),
+        diskNames: i['disk.names'] ?? (i['disk.sizes'] ?? []).map(() => null),
         tags: i.tags ?? [], pnode: i.pnode, ctime: i.ctime ?? 0, mtime: i.mtime ?? 0,
       };
     });
@@ -200,6 +216,11 @@ export class GanetiBackend implements ComputeBackend {
 }
 
 const enc = encodeURIComponent;
+
+/** The fields that have a value (RAPI refuses explicit nulls for most parameters). */
+function defined(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== null));
+}
 
 function brief(raw: string): string {
   // RAPI's error pages escape quotes as HTML entities.

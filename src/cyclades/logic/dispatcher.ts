@@ -120,6 +120,9 @@ export class Dispatcher {
           if (next === 'STARTED' || next === 'STOPPED') changes.buildpercentage = 100;
         }
         if (opcode === 'OP_INSTANCE_CREATE' && !success && !vm.deleted) changes.error_reason = state.message || 'Server creation failed';
+        if (!success) {
+          await tx.addDiagnostic({ server_id: serverId, source: 'ganeti', level: 'ERROR', message: `${opcode || 'Job'} failed (job ${state.id})`, details: state.message, created_at: Date.now() });
+        }
         if (opcode === 'OP_INSTANCE_SET_PARAMS' && success && vm.target_flavor_id !== null) changes.flavor_id = Number(vm.target_flavor_id);
         if (opcode === 'OP_INSTANCE_SET_PARAMS') changes.target_flavor_id = null;
         if (opcode === 'OP_INSTANCE_REMOVE' && success) Object.assign(changes, { operstate: 'DESTROYED', deleted: 1, backend_time: Math.max(state.timestamp, Number(vm.backend_time)) });

@@ -162,6 +162,7 @@ export class Servers {
   async failBuild(id: number, reason: string): Promise<void> {
     const vm = await this.store.server(id);
     if (!vm) return;
+    await this.store.addDiagnostic({ server_id: id, source: 'cyclades', level: 'ERROR', message: 'Server creation failed', details: reason, created_at: Date.now() });
     await this.store.updateServer(id, { operstate: 'ERROR', task_state: '', error_reason: reason, job_log: reason, updated_at: Date.now() });
     if (vm.serial !== null) await this.charges.abandon(Number(vm.serial));
     await this.store.updateServer(id, { serial: null });
@@ -246,6 +247,12 @@ export class Servers {
       await tx.updateServer(Number(vm.id), { project, updated_at: Date.now() });
     });
     if (serial !== null) await this.charges.resolve([serial]);
+  }
+
+  /** What happened to a server, newest first. */
+  async diagnostics(user: string, id: number) {
+    const vm = await this.owned(user, id);
+    return this.store.diagnostics(Number(vm.id));
   }
 
   async metadata(user: string, id: number): Promise<Record<string, string>> {

@@ -1,5 +1,5 @@
 import type { Insertable, Kysely, Selectable, Transaction, Updateable } from 'kysely';
-import type { BackendsTable, CycladesDB, FlavorsTable, KeypairsTable, QuotaSerialsTable, ServersTable } from './schema.js';
+import type { BackendsTable, CycladesDB, FlavorsTable, KeypairsTable, QuotaSerialsTable, ServerDiagnosticsTable, ServersTable } from './schema.js';
 
 export type BackendRow = Selectable<BackendsTable>;
 export type FlavorRow = Selectable<FlavorsTable>;
@@ -113,6 +113,14 @@ export class ComputeStore {
   async deleteMetadata(id: number, key: string): Promise<boolean> {
     const r = await this.db.deleteFrom('server_metadata').where('server_id', '=', id).where('key', '=', key).executeTakeFirst();
     return Number(r.numDeletedRows) > 0;
+  }
+
+  // Diagnostics
+  async addDiagnostic(row: Insertable<ServerDiagnosticsTable>): Promise<void> { await this.db.insertInto('server_diagnostics').values(row).execute(); }
+  diagnostics(serverId: number, limit?: number): Promise<Selectable<ServerDiagnosticsTable>[]> {
+    let q = this.db.selectFrom('server_diagnostics').selectAll().where('server_id', '=', serverId).orderBy('id', 'desc');
+    if (limit !== undefined) q = q.limit(limit);
+    return q.execute();
   }
 
   // Commissions

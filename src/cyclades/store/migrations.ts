@@ -97,5 +97,18 @@ export function cycladesMigrations(dialect: Dialect): Record<string, Migration> 
         await db.schema.createIndex('quota_serials_open').on('quota_serials').columns(['resolved']).execute();
       },
     },
+    '0002_diagnostics': {
+      async up(db: Kysely<any>) {
+        await serial(db, 'server_diagnostics')
+          .addColumn('server_id', 'integer', (c) => c.notNull().references('servers.id').onDelete('cascade'))
+          .addColumn('source', 'text', (c) => c.notNull())
+          .addColumn('level', 'text', (c) => c.notNull())
+          .addColumn('message', 'text', (c) => c.notNull())
+          .addColumn('details', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('server_diagnostics_server').on('server_diagnostics').columns(['server_id', 'id']).execute();
+      },
+    },
   };
 }

@@ -105,7 +105,20 @@ export interface QuotaSerialsTable {
   created_at: number;
 }
 
+/** What happened to a server, for its owner: failed jobs and the like (Synnefo's diagnostics). */
+export interface ServerDiagnosticsTable {
+  id: Generated<number>;
+  server_id: number;
+  source: string;
+  /** ERROR, WARNING, INFO or DEBUG */
+  level: string;
+  message: string;
+  details: string;
+  created_at: number;
+}
+
 export interface CycladesDB {
+  server_diagnostics: ServerDiagnosticsTable;
   backends: BackendsTable;
   flavors: FlavorsTable;
   keypairs: KeypairsTable;
