@@ -123,12 +123,12 @@ async function pool(total, concurrency, op) {
 
 const freePort = () => new Promise((res) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); }); });
 
-async function withServer({ databaseUrl, fakeJobMs, label }, f) {
+async function withServer({ databaseUrl, fakeJobMs, label, extraConf = '' }, f) {
   const dir = mkdtempSync(join(tmpdir(), 'snf-bench-compute-'));
   const conf = join(dir, 'conf');
   const data = join(dir, 'data');
   mkdirSync(conf, { recursive: true });
-  writeFileSync(join(conf, '00-bench.conf'), `log.level = warn\ndatabase.url = ${databaseUrl}\ncyclades.fake_job_ms = ${fakeJobMs}\n`);
+  writeFileSync(join(conf, '00-bench.conf'), `log.level = warn\ndatabase.url = ${databaseUrl}\ncyclades.fake_job_ms = ${fakeJobMs}\n${extraConf}`);
   const manage = async (...a) => (await execFileP(process.execPath, [cli, 'manage', '--data-dir', data, '--config-dir', conf, ...a], { encoding: 'utf8' })).stdout.trim();
   const port = await freePort();
   const nodeArgs = PROF ? ['--cpu-prof', '--cpu-prof-dir', resolve(PROF), '--cpu-prof-name', `${label.replace(/[^a-z0-9]+/gi, '-')}-${Date.now()}.cpuprofile`] : [];
@@ -286,6 +286,19 @@ async function benchFake(db, databaseUrl) {
     const ids = await timed(20, () => request('GET', `${compute}/servers`, { token: user.token }));
     row(`GET /servers/detail, ${created.ids.length} servers (20 runs)`, `median ${ms(detail.p50)} ms   max ${ms(detail.max)} ms`);
     row(`GET /servers (ids), ${created.ids.length} servers (20 runs)`, `median ${ms(ids.p50)} ms   max ${ms(ids.max)} ms`);
+
+    // The same creates spread over C users (concurrent requests never share a user's quota holdings).
+    const users = [];
+    await pool(C, 4, async (i) => { users[i] = await addUser(`spread-${i}`); });
+    const spread = await pool(N, C, async (i) => {
+      const r = await request('POST', `${compute}/servers`, { token: users[i % C].token, body: { server: { name: `spread-${i}`, imageRef: image, flavorRef: flavor } } });
+      if (r.status !== 202) throw new Error(`create: ${r.status}`);
+    });
+    const sp = stats(spread.latencies);
+    row(`POST /servers, ${N} creates spread over ${C} users`, `${rate((N - spread.failures) / (spread.elapsed / 1000))} servers/s   p50 ${ms(sp.p50)} ms   p99 ${ms(sp.p99)} ms`);
+    const placed = JSON.parse(await manage('backend-list', '--output-format', 'json')).reduce((n, b) => n + b.pinst_cnt, 0);
+    const expected = warm.ids.length + created.ids.length + N - spread.failures;
+    row("allocator bookkeeping: backends' pinst_cnt sum", `${placed} (servers placed: ${expected})`, placed === expected ? '' : 'LOST UPDATES');
   });
 }
 
@@ -483,7 +496,9 @@ async function benchGaneti(db, databaseUrl) {
   const cluster = JSON.parse(readFileSync(GANETI_FILE, 'utf8'))[0];
   const rapi = new URL(cluster.url);
   console.log(`\n[${db}] 3. real Ganeti ${cluster.cluster ?? cluster.name} (${cluster.url}): ${GANETI_N} creates at concurrency ${Math.min(C, GANETI_N)}, flavor C1R128D1file`);
-  await withServer({ databaseUrl, fakeJobMs: FAKE_JOB_MS, label: `${db}-ganeti` }, async ({ url, manage, addUser, compute }) => {
+  // Instance names of our own on a cluster other test runs may share.
+  const extraConf = `cyclades.instance_prefix = snfbench${process.pid}-\n`;
+  await withServer({ databaseUrl, fakeJobMs: FAKE_JOB_MS, label: `${db}-ganeti`, extraConf }, async ({ url, manage, addUser, compute }) => {
     await manage('backend-add', '--clustername', rapi.hostname, '--port', rapi.port || '5080', '--driver', 'ganeti',
       '--username', cluster.user, '--password', cluster.password, '--insecure');
     const flavor = await flavorId(manage, { cpus: 1, ram: 128, disk: 1 });

@@ -55,8 +55,8 @@ in_cluster() { # run a command inside cluster $1 (its network, mount and UTS nam
   nsenter -t "$pid" -n -m -u -- env LC_ALL=C "$@"
 }
 
-rapi_ok() { # RAPI of cluster $1 answers with our credentials
-  curl -sfk -m 5 -u "$RAPI_USER:$RAPI_PASS" "$(url "$1")/2/info" >/dev/null 2>&1
+rapi_ok() { # RAPI of cluster $1 answers with our credentials (a busy one can take seconds)
+  curl -sfk -m "${2:-15}" -u "$RAPI_USER:$RAPI_PASS" "$(url "$1")/2/info" >/dev/null 2>&1
 }
 
 known_clusters() { # indexes of clusters that have any trace on the machine
@@ -209,8 +209,8 @@ cmd_up() {
   for i in $(seq 1 "$n"); do
     if holder_pid "$i" >/dev/null; then
       write_users "$i"
-      for _ in $(seq 1 10); do rapi_ok "$i" && break; sleep 0.5; done
-      rapi_ok "$i" && continue
+      # Rebuild only a cluster whose RAPI stays silent for a minute, not a busy one.
+      for _ in $(seq 1 4); do rapi_ok "$i" && continue 2; sleep 1; done
       log "cluster$i is there but its RAPI does not answer: rebuilding it"
     fi
     destroy "$i"
@@ -218,7 +218,7 @@ cmd_up() {
     create "$i"
   done
   for i in $(seq 1 "$n"); do
-    for _ in $(seq 1 120); do rapi_ok "$i" && break; sleep 0.5; done
+    for _ in $(seq 1 120); do rapi_ok "$i" 5 && break; sleep 0.5; done
     rapi_ok "$i" || die "cluster$i: RAPI does not answer at $(url "$i") (logs: $STATE/cluster$i/log)"
   done
   local json="[" sep=""

@@ -147,7 +147,10 @@ export class GanetiBackend implements ComputeBackend {
   }
 
   async job(id: number): Promise<JobState> {
-    return this.toState(await this.call<RapiJob>('GET', `/2/jobs/${id}`));
+    const j = await this.call<RapiJob>('GET', `/2/jobs/${id}`);
+    // An unknown (or archived) job comes back with every field null.
+    if (!j.status) throw new BackendRefused(`Job ${id} not found`);
+    return this.toState(j);
   }
 
   /** Sends a request that starts a job; returns the job's id. */
@@ -164,7 +167,11 @@ export class GanetiBackend implements ComputeBackend {
     while (Date.now() < deadline) {
       const r = await this.call<{ job_info?: [JobStatus] } | null>('GET', `/2/jobs/${id}/wait`, {
         fields: ['status'], previous_job_info: previous ? [previous] : null, previous_log_serial: null,
-      }, Math.max(this.opts.timeoutMs, 15000));
+      }, Math.max(this.opts.timeoutMs, 15000)).catch((err: unknown) => {
+        // RAPI answers 500 "Can't load job file" for a job it does not know.
+        if (err instanceof BackendUnavailable && /load job file/i.test(err.message)) throw new BackendRefused(`Job ${id} not found`);
+        throw err;
+      });
       if (r && r.job_info && r.job_info[0] !== previous) break;
     }
     return this.job(id);
