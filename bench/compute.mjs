@@ -1,21 +1,25 @@
 #!/usr/bin/env node
 // Compute benchmark: servers created, listed and acted on through the Nova-compatible API of a
-// real `synnefo serve` process (its own temp data and config dirs), on the simulated (fake)
-// backend and, when a testbed is up, on a real Ganeti cluster.
+// real `synnefo serve --roles all` process (its own temp data and config dirs), on the simulated
+// (fake) backend and, when a testbed is up, on a real Ganeti cluster.
 //
-//   1. fake driver: --n creates at concurrency --c: API servers/s, POST p50/p99, time until all
-//      ACTIVE, list latency with N servers.
-//   2. seeded run (cyclades.fake_job_ms = 0): --seed active servers of one user plus a
-//      1,000-server user; list/detail page latency (target <= 50 ms); dispatcher throughput on
-//      --shutdowns shutdown jobs (target >= 100 job events/s).
-//   3. real Ganeti (scripts/ganeti-testbed.sh up): 50 creates, time to ACTIVE, then deletes.
+//   1. fake driver: --n creates at concurrency --c (cyclades.fake_job_ms = --fake-job-ms, 300):
+//      API servers/s, POST p50/p99, time until all ACTIVE, list latency with N servers; then the
+//      same creates spread over --c users.
+//   2. seeded run (cyclades.fake_job_ms = 0): --seed active servers of one user plus 1,000 of
+//      another, seeded in the database by the service's own store (--seed-via api: through the
+//      API); list/detail page latency (target <= 50 ms); dispatcher throughput on --shutdowns
+//      shutdowns through the API, then on a backlog of as many ended jobs (target >= 100 events/s).
+//   3. real Ganeti (--ganeti, default /run/snf-ganeti-testbed.json from scripts/ganeti-testbed.sh):
+//      --ganeti-n (50) creates, time to ACTIVE, then deletes until DELETED.
 //
 // Usage: npm run bench:compute -- [--n 1000] [--c 16] [--seed 10000] [--shutdowns 2000]
-//          [--pg postgres://postgres@127.0.0.1:5432/postgres] [--ganeti /run/snf-ganeti-testbed.json]
-//          [--ganeti-n 50] [--only fake,seed,ganeti] [--skip-sqlite] [--seed-via db|api] [--cpu-prof <dir>]
-// With --pg every run is repeated on a fresh PostgreSQL database (dropped at the end).
+//          [--pg postgres://postgres@127.0.0.1:5432/postgres] [--ganeti <json>] [--ganeti-n 50]
+//          [--only fake,seed,ganeti] [--skip-sqlite] [--seed-via db|api] [--fake-job-ms 300] [--cpu-prof <dir>]
+// SQLite always (unless --skip-sqlite); with --pg the fake and seeded runs again on PostgreSQL,
+// each on a fresh database dropped at the end (the Ganeti run is not repeated).
 import { spawn, execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync, mkdirSync, existsSync, readFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, mkdirSync, existsSync, readFileSync, cpSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +33,15 @@ const execFileP = promisify(execFile);
 // ---------------------------------------------------------------------------------------------
 // Options
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
+// The build this run started with, copied aside: a rebuild of dist/ while the benchmark runs
+// (minutes) must not mix two versions between the server, the admin tool and this process.
+const root = mkdtempSync(join(tmpdir(), 'snf-bench-dist-'));
+cpSync(join(repo, 'dist'), join(root, 'dist'), { recursive: true });
+cpSync(join(repo, 'package.json'), join(root, 'package.json'));
+symlinkSync(join(repo, 'node_modules'), join(root, 'node_modules'));
+process.on('exit', () => rmSync(root, { recursive: true, force: true }));
+process.on('SIGINT', () => process.exit(130));
 const cli = join(root, 'dist/bin/synnefo.js');
 const args = process.argv.slice(2);
 const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : def; };
@@ -260,13 +272,13 @@ async function walk(compute, token, path, limit) {
 
 async function benchFake(db, databaseUrl) {
   console.log(`\n[${db}] 1. fake driver: ${N} creates at concurrency ${C} (cyclades.fake_job_ms = ${FAKE_JOB_MS}, flavor C${FAKE_FLAVOR.cpus}R${FAKE_FLAVOR.ram}D${FAKE_FLAVOR.disk}file)`);
-  await withServer({ databaseUrl, fakeJobMs: FAKE_JOB_MS, label: `${db}-fake` }, async ({ url, manage, addUser, compute }) => {
-    const clusters = await addFakeBackends(manage, N);
+  await withServer({ databaseUrl, fakeJobMs: FAKE_JOB_MS, label: `${db}-fake` }, async ({ url, manage, addUser, compute, data, conf }) => {
+    const clusters = await addFakeBackends(manage, 2 * N + 20);
     const flavor = await flavorId(manage, FAKE_FLAVOR);
     const user = await addUser('fake-bench');
     const image = await registerImage(url, user);
     row('simulated clusters (fixed 64 GiB RAM / 1 TiB disk each)', clusters);
-    // Warm-up: code paths, connections, statement caches. The warm-up servers are deleted.
+    // Warm-up (code paths, connections, the first jobs on each cluster); the warm-up servers are deleted.
     const warm = await createServers(compute, user, 20, 4, image, flavor, 'warm');
     await watch(compute, user.token, allAre(warm.ids, 'ACTIVE'));
     await pool(warm.ids.length, 4, (i) => request('DELETE', `${compute}/servers/${warm.ids[i]}`, { token: user.token }));
@@ -289,7 +301,12 @@ async function benchFake(db, databaseUrl) {
 
     // The same creates spread over C users (concurrent requests never share a user's quota holdings).
     const users = [];
-    await pool(C, 4, async (i) => { users[i] = await addUser(`spread-${i}`); });
+    const inproc = await openInProcess(data, conf);
+    try {
+      for (let i = 0; i < C; i++) users.push(await inproc.addUser(`spread-${i}`));
+    } finally {
+      await inproc.close();
+    }
     const spread = await pool(N, C, async (i) => {
       const r = await request('POST', `${compute}/servers`, { token: users[i % C].token, body: { server: { name: `spread-${i}`, imageRef: image, flavorRef: flavor } } });
       if (r.status !== 202) throw new Error(`create: ${r.status}`);
@@ -315,7 +332,12 @@ async function openInProcess(data, conf) {
   const astakos = await openAstakos({ settings: c.settings, dataDir: c.dataDir, secretKey: c.secretKey, log: c.log, baseUrl: c.baseUrl });
   const quota = new InProcessQuotaClient('cyclades', astakos);
   const cy = await openCyclades({ settings: c.settings, dataDir: c.dataDir, secretKey: c.secretKey, log: c.log, quota, images: { image: async () => undefined } });
-  return { cy, quota, resources, close: async () => { await cy.close(); await astakos.close(); } };
+  /** An active user and their API token, as `user-add --active` and `user-token` make them. */
+  const addUser = async (name) => {
+    const { user, token } = await astakos.accounts.createUser({ email: `${name}@example.org`, password: 'benchmark1', active: true });
+    return { uuid: user.uuid, token };
+  };
+  return { cy, quota, resources, addUser, close: async () => { await cy.close(); await astakos.close(); } };
 }
 
 /** Placeholder serials of the seeded servers' creation commissions, far above the quota holder's own. */

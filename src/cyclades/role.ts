@@ -52,7 +52,7 @@ export const cycladesRole: Role = {
           scope.addHook('preHandler', requireUser(identity));
           await plankton.computeImageRoutes(scope);
           await computeApi(scope, {
-            servers: cyclades.servers, flavors: cyclades.flavors, keypairs: cyclades.keypairs,
+            servers: cyclades.servers, tags: cyclades.tags, flavors: cyclades.flavors, keypairs: cyclades.keypairs,
             baseUrl: ctx.baseUrl, fqdnPattern: ctx.settings.string('cyclades.servers_fqdn'),
           });
         }, { prefix: '/cyclades/compute/v2.0' });

@@ -178,6 +178,48 @@ for (const db of dbTargets()) for (const driver of driversUnderTest(db.name.slic
     assert.equal((await computeQuota(t, u))['cyclades.vm']!.usage, 0, 'deleting a failed server releases nothing more');
   });
 
+  it('tags: given at creation, added, checked, replaced and removed, each set on the instance by a job', async () => {
+    const res = await create(owner, { name: 'tagged', imageRef: image, flavorRef: small, tags: ['web tier'] });
+    assert.equal(res.status, 202, res.text);
+    const id = res.json.server.id as number;
+    await waitForServer(t, owner.token, id, ['ACTIVE']);
+    const tagsUrl = `${api}/servers/${id}/tags`;
+    const settled = async (expect: string[]) => {
+      for (let i = 0; i < 400; i++) {
+        const r = await call(tagsUrl, { token: owner.token });
+        if (r.json.statuses.every((st: string) => st === 'ACTIVE') && JSON.stringify([...r.json.tags].sort()) === JSON.stringify([...expect].sort())) {
+          const onCluster = (await instance(id))?.tags ?? [];
+          if (expect.every((tag) => onCluster.includes(`cyclades:user:${encodeURIComponent(tag).replace(/%20/g, '+')}`))) return r.json;
+        }
+        await new Promise((r2) => setTimeout(r2, 50));
+      }
+      assert.fail(`tags did not settle on ${JSON.stringify(expect)}`);
+    };
+    await settled(['web tier']);
+    assert.deepEqual((await call(`${api}/servers/${id}`, { token: owner.token })).json.server.tags, ['web tier']);
+
+    const added = await call(`${tagsUrl}/db`, { method: 'PUT', token: owner.token });
+    assert.equal(added.status, 201);
+    assert.equal((await call(`${tagsUrl}/db`, { method: 'PUT', token: owner.token })).status, 204, 'adding it again changes nothing');
+    await settled(['web tier', 'db']);
+    const one = await call(`${tagsUrl}/db`, { token: owner.token });
+    assert.equal(one.status, 204);
+    assert.equal(one.headers.get('tag-status'), 'ACTIVE');
+    assert.equal((await call(`${tagsUrl}/nope`, { token: owner.token })).status, 404);
+    assert.equal((await call(`${tagsUrl}/a,b`, { method: 'PUT', token: owner.token })).status, 400);
+
+    const replaced = await call(tagsUrl, { method: 'PUT', token: owner.token, json: { tags: ['db', 'prod'] } });
+    assert.equal(replaced.status, 200, replaced.text);
+    await settled(['db', 'prod']);
+    assert.equal((await call(`${tagsUrl}/prod`, { method: 'DELETE', token: owner.token })).status, 204);
+    await settled(['db']);
+    assert.equal((await call(tagsUrl, { method: 'DELETE', token: owner.token })).status, 204);
+    await settled([]);
+    assert.equal((await call(tagsUrl, { method: 'DELETE', token: owner.token })).status, 404, 'nothing left to delete');
+    const other = await storeUser(t, 'tag-other');
+    assert.equal((await call(tagsUrl, { token: other.token })).status, 404);
+  });
+
   it('metadata and rename work as Synnefo answers them', async () => {
     const res = await create(owner, { name: 'meta', imageRef: image, flavorRef: small });
     const id = res.json.server.id as number;

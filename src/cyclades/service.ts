@@ -12,6 +12,7 @@ import { Dispatcher } from './logic/dispatcher.js';
 import { Flavors } from './logic/flavors.js';
 import { Keypairs } from './logic/keypairs.js';
 import { Servers } from './logic/servers.js';
+import { Tags } from './logic/tags.js';
 import { ComputeStore } from './store/compute.js';
 import { cycladesMigrations } from './store/migrations.js';
 import type { CycladesDB } from './store/schema.js';
@@ -24,6 +25,7 @@ export interface Cyclades {
   flavors: Flavors;
   keypairs: Keypairs;
   servers: Servers;
+  tags: Tags;
   charges: Charges;
   dispatcher: Dispatcher;
   bus: EventBus;
@@ -55,9 +57,10 @@ export async function openCyclades(opts: CycladesOptions): Promise<Cyclades> {
     maxPersonality: settings.int('cyclades.max_personality'), maxPersonalitySize: settings.int('cyclades.max_personality_size'),
     maxMetadata: settings.int('cyclades.max_metadata'), retryLimit: settings.int('cyclades.job_retry_limit'),
   }, opts.log);
-  const dispatcher = new Dispatcher(store, backends, charges, bus, { rescanMs: 5000, waitS: 30 }, opts.log);
+  const tags = new Tags(store, backends, bus, (id) => servers.instanceName(id));
+  const dispatcher = new Dispatcher(store, backends, charges, bus, tags, { rescanMs: 5000, waitS: 30 }, opts.log);
   return {
-    database, store, backends, flavors: new Flavors(store), keypairs: new Keypairs(store), servers, charges, dispatcher, bus,
+    database, store, backends, flavors: new Flavors(store), keypairs: new Keypairs(store), servers, tags, charges, dispatcher, bus,
     async close() {
       await dispatcher.close();
       await servers.close();

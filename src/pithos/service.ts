@@ -45,7 +45,7 @@ export async function openPithos(opts: { settings: Settings; dataDir: string; lo
   const database = await openDatabase<PithosDB>('pithos', settings.string('database.url'), opts.dataDir);
   await migrateToLatest(database as Database<unknown>, 'pithos', pithosMigrations(database.dialect));
   const blocks = blockStoreFrom(settings, opts.dataDir);
-  const store = new ObjectStore(database.db);
+  const store = new ObjectStore(database.db, database.dialect);
   const sharing = new SharingStore(database.db);
   const hashing = new HashPool(hashThreads(settings.int('pithos.hash_threads')));
   const objects = new Objects(store, sharing, new Access(sharing, store), blocks, hashing, opts.quota, {

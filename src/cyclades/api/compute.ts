@@ -7,10 +7,12 @@ import type { Flavors } from '../logic/flavors.js';
 import type { Keypairs } from '../logic/keypairs.js';
 import type { Personality, ServerView, Servers } from '../logic/servers.js';
 import { apiStatus } from '../logic/states.js';
+import { checkTag, type Tags } from '../logic/tags.js';
 import type { FlavorRow, KeypairRow } from '../store/compute.js';
 
 export interface ComputeDeps {
   servers: Servers;
+  tags: Tags;
   flavors: Flavors;
   keypairs: Keypairs;
   baseUrl: () => string;
@@ -22,7 +24,7 @@ const PREFIX = '/cyclades/compute/v2.0';
 
 /** The compute API (Nova v2 with Synnefo's extensions), mounted under /cyclades/compute/v2.0. */
 export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promise<void> {
-  const { servers, flavors, keypairs } = deps;
+  const { servers, flavors, keypairs, tags } = deps;
   const url = (path: string) => `${deps.baseUrl()}${PREFIX}${path}`;
   const links = (path: string) => [{ rel: 'self', href: url(path) }, { rel: 'bookmark', href: url(path) }];
 
@@ -34,7 +36,7 @@ export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promi
     swap: '', rxtx_factor: 1.0,
   });
 
-  const serverDetail = ({ vm, flavor, metadata }: ServerView) => {
+  const serverDetail = ({ vm, flavor, metadata, tags }: ServerView) => {
     const id = Number(vm.id);
     const status = apiStatus(vm);
     const keyNames = JSON.parse(vm.key_names) as string[];
@@ -47,7 +49,7 @@ export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promi
       flavor: { id: Number(vm.flavor_id), links: links(`/flavors/${vm.flavor_id}`), ...(flavor ? { name: flavor.name } : {}) },
       image: { id: image.id, links: links(`/images/${image.id}`) },
       metadata, links: links(`/servers/${id}`),
-      addresses: {}, attachments: [], volumes: [], tags: [], deleted: Boolean(vm.deleted),
+      addresses: {}, attachments: [], volumes: [], tags, deleted: Boolean(vm.deleted),
       accessIPv4: '', accessIPv6: '', config_drive: '', key_name: keyNames[0] ?? null,
       'SNF:fqdn': deps.fqdnPattern ? deps.fqdnPattern.replace('{id}', String(id)) : null,
       'SNF:port_forwarding': {},
@@ -129,7 +131,11 @@ export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promi
       throw new BadRequest('Attaching servers to networks is not available yet');
     }
     if (s['block_device_mapping_v2'] !== undefined) throw new BadRequest('block_device_mapping_v2 is not available yet');
+    const tagList = s['tags'] ?? [];
+    if (!Array.isArray(tagList)) throw new BadRequest('Malformed Request. Invalid tag.');
+    tagList.forEach(checkTag);
     const { vm, adminPass } = await servers.create(user, { name, imageRef, flavorRef: flavor, metadata, personality: personality as Personality[], keyNames, project });
+    if (tagList.length) await tags.add(vm, tagList as string[]);
     const view = await servers.view(vm);
     return reply.code(202).send({ server: { ...serverDetail(view), adminPass } });
   });
@@ -200,6 +206,43 @@ export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promi
       default:
         throw new BadRequest(`Action ${action} not supported`);
     }
+  });
+
+  // Tags (Synnefo's instance tags)
+  const tagParam = (request: FastifyRequest) => (request.params as { tag: string }).tag;
+  const live = async (request: FastifyRequest) => {
+    const vm = await servers.owned(userOf(request).uuid, idParam(request));
+    if (vm.deleted) throw new BadRequest('Server has been deleted.');
+    return vm;
+  };
+  app.get('/servers/:id/tags', async (request) => tags.list(await servers.owned(userOf(request).uuid, idParam(request))));
+  app.put('/servers/:id/tags', async (request) => {
+    const list = body(request)['tags'];
+    if (!Array.isArray(list)) throw new BadRequest('Malformed Request. Invalid tag.');
+    const vm = await live(request);
+    await tags.replace(vm, list.map(checkTag));
+    return tags.list(vm);
+  });
+  app.delete('/servers/:id/tags', async (request, reply) => {
+    const vm = await live(request);
+    const gone = await tags.remove(vm, (await tags.list(vm)).tags);
+    if (gone.length === 0) throw new NotFound('No tags to delete');
+    return reply.code(204).send();
+  });
+  app.get('/servers/:id/tags/:tag', async (request, reply) => {
+    const status = await tags.status(await servers.owned(userOf(request).uuid, idParam(request)), tagParam(request));
+    return reply.code(204).header('tag-status', status === 'ACTIVE' ? 'ACTIVE' : 'PENDADD').send();
+  });
+  app.put('/servers/:id/tags/:tag', async (request, reply) => {
+    const vm = await live(request);
+    const added = await tags.add(vm, [checkTag(tagParam(request))]);
+    if (added.length === 0) return reply.code(204).send();
+    return reply.code(201).header('location', url(request.url.replace(PREFIX, ''))).send();
+  });
+  app.delete('/servers/:id/tags/:tag', async (request, reply) => {
+    const gone = await tags.remove(await live(request), [tagParam(request)]);
+    if (gone.length === 0) throw new NotFound(`Tag '${tagParam(request)}' not found`);
+    return reply.code(204).send();
   });
 
   const diagnostic = (d: { source: string; level: string; message: string; details: string; created_at: number }) =>

@@ -6,7 +6,7 @@
 /** The Ganeti opcodes the service submits and follows. */
 export type Opcode =
   | 'OP_INSTANCE_CREATE' | 'OP_INSTANCE_STARTUP' | 'OP_INSTANCE_SHUTDOWN' | 'OP_INSTANCE_REBOOT'
-  | 'OP_INSTANCE_REMOVE' | 'OP_INSTANCE_SET_PARAMS' | 'OP_INSTANCE_RENAME';
+  | 'OP_INSTANCE_REMOVE' | 'OP_INSTANCE_SET_PARAMS' | 'OP_INSTANCE_RENAME' | 'OP_TAGS_SET' | 'OP_TAGS_DEL';
 
 /** Ganeti job statuses; the last three are final. */
 export type JobStatus = 'queued' | 'waiting' | 'running' | 'canceling' | 'success' | 'error' | 'canceled';
@@ -98,6 +98,10 @@ export interface ComputeBackend {
   /** Adds a disk named `disk.name` of the instance's disk template. */
   addDisk(instance: string, disk: DiskSpec & { name: string }): Promise<number>;
   removeDisk(instance: string, name: string): Promise<number>;
+  /** Adds tags to an instance (Ganeti OP_TAGS_SET). */
+  addTags(instance: string, tags: string[]): Promise<number>;
+  /** Removes tags from an instance (Ganeti OP_TAGS_DEL). */
+  removeTags(instance: string, tags: string[]): Promise<number>;
   console(name: string): Promise<ConsoleInfo>;
   listInstances(): Promise<InstanceInfo[]>;
   /** The job's state now. */

@@ -29,7 +29,9 @@ type Effect =
   | { op: 'nic-add'; nic: InstanceInfo['nics'][number] }
   | { op: 'nic-remove'; name: string }
   | { op: 'disk-add'; name: string; sizeMiB: number }
-  | { op: 'disk-remove'; name: string };
+  | { op: 'disk-remove'; name: string }
+  | { op: 'tags-add'; tags: string[] }
+  | { op: 'tags-remove'; tags: string[] };
 
 interface JobRow { id: number; instance: string; opcode: string; status: string; message: string; timestamp: number; effect: string; owner: number }
 
@@ -127,6 +129,8 @@ export class FakeBackend implements ComputeBackend {
     return this.submit('OP_INSTANCE_SET_PARAMS', instance, { op: 'disk-add', name: disk.name, sizeMiB: disk.sizeMiB });
   }
   removeDisk(instance: string, name: string): Promise<number> { return this.submit('OP_INSTANCE_SET_PARAMS', instance, { op: 'disk-remove', name }); }
+  addTags(instance: string, tags: string[]): Promise<number> { return this.submit('OP_TAGS_SET', instance, { op: 'tags-add', tags }); }
+  removeTags(instance: string, tags: string[]): Promise<number> { return this.submit('OP_TAGS_DEL', instance, { op: 'tags-remove', tags }); }
 
   async console(name: string): Promise<ConsoleInfo> {
     const row = this.db.prepare('SELECT info, vnc_port FROM instances WHERE name = ?').get(name) as { info: string; vnc_port: number } | undefined;
@@ -239,6 +243,16 @@ export class FakeBackend implements ComputeBackend {
         const k = inst.diskNames.indexOf(effect.name);
         if (k < 0) throw new Error(`Cannot find disk with name '${effect.name}'`);
         this.put({ ...inst, diskSizesMiB: inst.diskSizesMiB.filter((_, i) => i !== k), diskNames: inst.diskNames.filter((_, i) => i !== k) });
+        return;
+      }
+      case 'tags-add': {
+        const inst = this.instance(name);
+        this.put({ ...inst, tags: [...new Set([...inst.tags, ...effect.tags])] });
+        return;
+      }
+      case 'tags-remove': {
+        const inst = this.instance(name);
+        this.put({ ...inst, tags: inst.tags.filter((t) => !effect.tags.includes(t)) });
         return;
       }
       case 'rename': {

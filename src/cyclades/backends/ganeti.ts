@@ -116,6 +116,13 @@ export class GanetiBackend implements ComputeBackend {
   }
   removeDisk(instance: string, name: string): Promise<number> { return this.modify(instance, { disks: [['remove', name, {}]] }); }
 
+  addTags(instance: string, tags: string[]): Promise<number> {
+    return this.submit('PUT', `/2/instances/${enc(instance)}/tags?${tags.map((t) => `tag=${enc(t)}`).join('&')}`);
+  }
+  removeTags(instance: string, tags: string[]): Promise<number> {
+    return this.submit('DELETE', `/2/instances/${enc(instance)}/tags?${tags.map((t) => `tag=${enc(t)}`).join('&')}`);
+  }
+
   private modify(instance: string, body: Record<string, unknown>): Promise<number> {
     return this.submit('PUT', `/2/instances/${enc(instance)}/modify`, { ...body, hotplug_if_possible: true });
   }

@@ -3,6 +3,7 @@ import { BackendRefused, isFinal, type JobState } from '../backends/compute-back
 import type { ComputeStore, ServerRow } from '../store/compute.js';
 import type { Backends } from './backends.js';
 import type { EventBus, JobSubmitted } from './bus.js';
+import type { Tags } from './tags.js';
 import type { Charges } from './charges.js';
 import { isEmpty } from './resources.js';
 import { stateAfterJob } from './states.js';
@@ -34,6 +35,7 @@ export class Dispatcher {
     private readonly backends: Backends,
     private readonly charges: Charges,
     private readonly bus: EventBus,
+    private readonly tags: Tags,
     private readonly opts: DispatcherOptions,
     private readonly log: Logger,
   ) {}
@@ -55,6 +57,9 @@ export class Dispatcher {
   async rescan(): Promise<void> {
     for (const vm of await this.store.serversWithOpenJobs()) {
       if (vm.backend_id !== null && vm.job_id !== null) this.follow({ backendId: Number(vm.backend_id), jobId: Number(vm.job_id), serverId: Number(vm.id) });
+    }
+    for (const t of await this.store.openTagJobs()) {
+      if (t.backend_id !== null && t.job_id !== null) this.follow({ backendId: Number(t.backend_id), jobId: Number(t.job_id), serverId: Number(t.server_id) });
     }
   }
 
@@ -96,8 +101,10 @@ export class Dispatcher {
 
   /** Applies one job state to its server. Safe to repeat and to receive out of order. */
   async apply(serverId: number, backendId: number, state: JobState): Promise<void> {
+    if (await this.applyTags(serverId, state)) return;
     const toResolve: number[] = [];
     let released: ServerRow | undefined;
+    let created: ServerRow | undefined;
     await this.store.transaction(async (tx) => {
       const vm = await tx.server(serverId);
       if (!vm || Number(vm.backend_id) !== backendId) return;
@@ -138,10 +145,28 @@ export class Dispatcher {
       changes.updated_at = Date.now();
       await tx.updateServer(serverId, changes);
       if (changes.deleted) released = { ...vm, ...changes } as ServerRow;
+      if (opcode === 'OP_INSTANCE_CREATE' && changes.operstate === 'STARTED') created = { ...vm, ...changes } as ServerRow;
     });
     this.applied++;
     await this.charges.resolve(toResolve);
     if (released) await this.charges.releaseServer(released);
+    if (created) await this.tags.flushPending(created).catch((err) => this.log.warn({ err, server: serverId }, 'could not set the tags of a new server'));
+  }
+
+  /** Applies the end of a tag job (if this is one): the tags it set become ACTIVE, or go back if it failed. */
+  private async applyTags(serverId: number, state: JobState): Promise<boolean> {
+    const rows = await this.store.tagsOfJob(serverId, state.id);
+    if (rows.length === 0) return false;
+    if (!isFinal(state.status)) return true;
+    const ok = state.status === 'success';
+    await this.store.transaction(async (tx) => {
+      const adding = rows.filter((r) => r.status === 'PENDADD').map((r) => r.tag);
+      const dropping = rows.filter((r) => r.status === 'PENDDEL').map((r) => r.tag);
+      if (ok) { await tx.updateTags(serverId, adding, { status: 'ACTIVE', job_id: null }); await tx.removeTags(serverId, dropping); }
+      else { await tx.removeTags(serverId, adding); await tx.updateTags(serverId, dropping, { status: 'ACTIVE', job_id: null }); }
+    });
+    this.applied++;
+    return true;
   }
 
   /**

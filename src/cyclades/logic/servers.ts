@@ -33,7 +33,7 @@ export interface CreateServer {
 }
 
 /** A server with what rendering needs besides its row. */
-export interface ServerView { vm: ServerRow; flavor: FlavorRow | undefined; metadata: Record<string, string> }
+export interface ServerView { vm: ServerRow; flavor: FlavorRow | undefined; metadata: Record<string, string>; tags: string[] }
 
 /**
  * Servers: creation, actions and deletion. Each action checks the state machine, charges its
@@ -70,15 +70,16 @@ export class Servers {
   }
 
   async view(vm: ServerRow): Promise<ServerView> {
-    const [flavor, meta] = await Promise.all([this.store.flavor(Number(vm.flavor_id)), this.store.metadata([Number(vm.id)])]);
-    return { vm, flavor, metadata: meta.get(Number(vm.id)) ?? {} };
+    const [flavor, meta, tags] = await Promise.all([this.store.flavor(Number(vm.flavor_id)), this.store.metadata([Number(vm.id)]), this.store.activeTags([Number(vm.id)])]);
+    return { vm, flavor, metadata: meta.get(Number(vm.id)) ?? {}, tags: tags.get(Number(vm.id)) ?? [] };
   }
 
   async list(user: string, opts: { since?: number | undefined; limit?: number | undefined; marker?: number | undefined }): Promise<ServerView[]> {
     const rows = await this.store.userServers(user, opts);
-    const [flavors, meta] = await Promise.all([this.store.flavors(true), this.store.metadata(rows.map((r) => Number(r.id)))]);
+    const ids = rows.map((r) => Number(r.id));
+    const [flavors, meta, tags] = await Promise.all([this.store.flavors(true), this.store.metadata(ids), this.store.activeTags(ids)]);
     const byId = new Map(flavors.map((f) => [Number(f.id), f]));
-    return rows.map((vm) => ({ vm, flavor: byId.get(Number(vm.flavor_id)), metadata: meta.get(Number(vm.id)) ?? {} }));
+    return rows.map((vm) => ({ vm, flavor: byId.get(Number(vm.flavor_id)), metadata: meta.get(Number(vm.id)) ?? {}, tags: tags.get(Number(vm.id)) ?? [] }));
   }
 
   async create(user: AuthenticatedUser, req: CreateServer): Promise<{ vm: ServerRow; adminPass: string }> {

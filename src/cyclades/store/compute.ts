@@ -1,5 +1,5 @@
 import type { Insertable, Kysely, Selectable, Transaction, Updateable } from 'kysely';
-import type { BackendsTable, CycladesDB, FlavorsTable, KeypairsTable, QuotaSerialsTable, ServerDiagnosticsTable, ServersTable } from './schema.js';
+import type { BackendsTable, CycladesDB, FlavorsTable, KeypairsTable, QuotaSerialsTable, ServerDiagnosticsTable, ServersTable, ServerTagsTable } from './schema.js';
 
 export type BackendRow = Selectable<BackendsTable>;
 export type FlavorRow = Selectable<FlavorsTable>;
@@ -113,6 +113,35 @@ export class ComputeStore {
   async deleteMetadata(id: number, key: string): Promise<boolean> {
     const r = await this.db.deleteFrom('server_metadata').where('server_id', '=', id).where('key', '=', key).executeTakeFirst();
     return Number(r.numDeletedRows) > 0;
+  }
+
+  // Tags
+  tags(serverId: number): Promise<Selectable<ServerTagsTable>[]> {
+    return this.db.selectFrom('server_tags').selectAll().where('server_id', '=', serverId).orderBy('created_at').orderBy('tag').execute();
+  }
+  async activeTags(ids: number[]): Promise<Map<number, string[]>> {
+    const out = new Map<number, string[]>(ids.map((id) => [id, []]));
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await this.db.selectFrom('server_tags').select(['server_id', 'tag']).where('server_id', 'in', ids.slice(i, i + 500)).where('status', '=', 'ACTIVE').orderBy('created_at').orderBy('tag').execute();
+      for (const r of rows) out.get(Number(r.server_id))!.push(r.tag);
+    }
+    return out;
+  }
+  async addTag(row: Insertable<ServerTagsTable>): Promise<void> { await this.db.insertInto('server_tags').values(row).execute(); }
+  async updateTags(serverId: number, tags: string[], changes: Updateable<ServerTagsTable>): Promise<void> {
+    if (tags.length) await this.db.updateTable('server_tags').set(changes).where('server_id', '=', serverId).where('tag', 'in', tags).execute();
+  }
+  async removeTags(serverId: number, tags: string[]): Promise<void> {
+    if (tags.length) await this.db.deleteFrom('server_tags').where('server_id', '=', serverId).where('tag', 'in', tags).execute();
+  }
+  tagsOfJob(serverId: number, jobId: number): Promise<Selectable<ServerTagsTable>[]> {
+    return this.db.selectFrom('server_tags').selectAll().where('server_id', '=', serverId).where('job_id', '=', jobId).execute();
+  }
+  /** Tags whose job has not been seen to end: the dispatcher follows these. */
+  openTagJobs(): Promise<{ server_id: number; job_id: number | null; backend_id: number | null }[]> {
+    return this.db.selectFrom('server_tags').innerJoin('servers', 'servers.id', 'server_tags.server_id')
+      .select(['server_tags.server_id', 'server_tags.job_id', 'servers.backend_id']).distinct()
+      .where('server_tags.status', 'in', ['PENDADD', 'PENDDEL']).where('server_tags.job_id', 'is not', null).execute();
   }
 
   // Diagnostics

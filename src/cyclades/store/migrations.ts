@@ -110,5 +110,18 @@ export function cycladesMigrations(dialect: Dialect): Record<string, Migration> 
         await db.schema.createIndex('server_diagnostics_server').on('server_diagnostics').columns(['server_id', 'id']).execute();
       },
     },
+    '0003_server_tags': {
+      async up(db: Kysely<any>) {
+        await db.schema.createTable('server_tags')
+          .addColumn('server_id', 'integer', (c) => c.notNull().references('servers.id').onDelete('cascade'))
+          .addColumn('tag', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('job_id', 'bigint')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('server_tags_pk', ['server_id', 'tag'])
+          .execute();
+        await db.schema.createIndex('server_tags_open').on('server_tags').columns(['status', 'job_id']).execute();
+      },
+    },
   };
 }

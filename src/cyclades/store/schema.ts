@@ -117,7 +117,18 @@ export interface ServerDiagnosticsTable {
   created_at: number;
 }
 
+/** A user's tag on a server; also set on its Ganeti instance (`cyclades:user:<tag>`) by a job. */
+export interface ServerTagsTable {
+  server_id: number;
+  tag: string;
+  /** ACTIVE; PENDADD until the cluster has it; PENDDEL until the cluster dropped it. */
+  status: string;
+  job_id: number | null;
+  created_at: number;
+}
+
 export interface CycladesDB {
+  server_tags: ServerTagsTable;
   server_diagnostics: ServerDiagnosticsTable;
   backends: BackendsTable;
   flavors: FlavorsTable;

@@ -43,7 +43,8 @@ export async function storeStream(body: Readable, policy: BlockPolicy, blocks: B
   };
 
   try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
+    // Leaving the loop early (a failure) must not tear the request down: the client is to get an answer.
+    for await (const chunk of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
       if (failure) break;
       size += chunk.length;
       if (size > maxSize) throw new BadRequest(`Object larger than ${maxSize} bytes`);
@@ -70,12 +71,28 @@ export async function storeStream(body: Readable, policy: BlockPolicy, blocks: B
     return { hashes, size, md5: await md5.digest() };
   } catch (err) {
     md5.abort();
+    discardRest(body, DISCARD_LIMIT);
     // Threads and writes may still be reading block buffers: wait for them before anything reuses one.
     await Promise.all(pending);
     throw err;
   } finally {
     if (block) releaseBlockBuffer(block);
   }
+}
+
+/** How much of a failed upload's remaining body is read and dropped (so that its client reads the answer) before hanging up. */
+const DISCARD_LIMIT = 64 * 1024 * 1024;
+
+/** Reads and drops the rest of a request body after a failure, up to `limit` bytes; beyond that, hangs up. */
+function discardRest(body: Readable, limit: number): void {
+  if (body.destroyed || body.readableEnded) return;
+  let dropped = 0;
+  body.on('error', () => undefined);
+  body.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > limit) body.destroy();
+  });
+  body.resume();
 }
 
 /** The MD5 of an object's bytes, read back from its blocks (for objects written by hashmap), hashed off this thread. */

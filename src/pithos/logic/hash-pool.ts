@@ -95,7 +95,9 @@ export class HashPool {
   private nextStream = 1;
   private closed = false;
 
-  constructor(readonly size: number) {}
+  constructor(readonly size: number) {
+    openPools.add(this);
+  }
 
   private spawn(): Thread {
     const worker = new Worker(new URL('./hash-worker.js', import.meta.url), { name: 'pithos-hash' });
@@ -178,8 +180,16 @@ export class HashPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    openPools.delete(this);
     await this.stopThreads();
   }
+}
+
+const openPools = new Set<HashPool>();
+
+/** Every hash pool of this process not closed yet (for tests that stop threads under running uploads). */
+export function openHashPools(): HashPool[] {
+  return [...openPools];
 }
 
 function inlineStream(h: Hash): StreamHash {

@@ -176,7 +176,10 @@ export class Objects {
     // read fold into subdirs, so the shown columns are read afterwards for the objects listed only;
     // a meta filter, or a listing of the past, reads rows as it goes.
     const namesFirst = until === undefined && !metaTest && (delimiter !== undefined || !details);
+    // Names read by walking the index skip the rest of each subdir already.
+    const walked = namesFirst && delimiter !== undefined;
     const fetch = async (q: ListQuery): Promise<{ names: string[]; rows?: ListedVersion[] }> => {
+      if (walked) return { names: await this.store.walkNames(c.id, { ...q, from: prefix, delimiter: delimiter! }) };
       if (namesFirst) return { names: await this.store.listNames(c.id, q) };
       const rows = until === undefined ? await this.store.listEntries(c.id, q, !!metaTest) : await this.store.listAsOf(c.id, until * 1000, q, !!metaTest);
       return { names: rows.map((r) => r.name), rows };
@@ -187,7 +190,7 @@ export class Objects {
     // while no subdir comes, read more at a time.
     let batch = 32;
     read: while (out.length < limit) {
-      const want = delimiter ? Math.min(batch, limit - out.length) : limit - out.length;
+      const want = delimiter && !walked ? Math.min(batch, limit - out.length) : limit - out.length;
       const { names, rows } = await fetch({ after, from: prefix || undefined, to: prefix ? `${prefix}\u{10FFFF}` : opts.endMarker, limit: want });
       if (names.length === 0) break;
       let jumped = false;
@@ -203,6 +206,7 @@ export class Objects {
             // listed again, or paging would never end.
             if (opts.path === undefined && (opts.marker === undefined || subdir > opts.marker)) out.push({ kind: 'subdir', name: subdir });
             after = `${subdir}\u{10FFFF}`;
+            if (walked) { if (out.length >= limit) break; continue; }
             jumped = true;
             break;
           }

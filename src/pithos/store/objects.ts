@@ -1,4 +1,5 @@
-import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
+import { sql, type Insertable, type Kysely, type Selectable, type Updateable } from 'kysely';
+import type { Dialect } from '../../common/db.js';
 import type { ContainersTable, PithosDB, VersionsTable } from './schema.js';
 
 export type ContainerRow = Selectable<ContainersTable>;
@@ -17,10 +18,10 @@ export const DELETED = 2;
 
 /** SQL of object storage: accounts, containers, object versions. */
 export class ObjectStore {
-  constructor(private readonly db: Kysely<PithosDB>) {}
+  constructor(private readonly db: Kysely<PithosDB>, private readonly dialect: Dialect = 'sqlite') {}
 
   transaction<T>(f: (s: ObjectStore) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute((trx) => f(new ObjectStore(trx)));
+    return this.db.transaction().execute((trx) => f(new ObjectStore(trx, this.dialect)));
   }
 
   async ensureAccount(name: string, now: number): Promise<void> {
@@ -103,9 +104,50 @@ export class ObjectStore {
     return out;
   }
 
+  /**
+   * Names of current objects in name order after `after`, within `[from, to)` (with `from` the
+   * prefix), as a delimiter listing sees them: a name with `delimiter` after the prefix stands for
+   * its whole subdir, whose other names are skipped by one index seek. One query walks the index,
+   * one seek per name returned, however many names a subdir holds.
+   */
+  async walkNames(containerId: number, opts: ListQuery & { from: string; delimiter: string }): Promise<string[]> {
+    const pg = this.dialect === 'postgres';
+    const { from, delimiter } = opts;
+    // Both databases count characters (code points) in substr, length and instr/strpos.
+    const fromLength = [...from].length;
+    const delimiterLength = [...delimiter].length;
+    const find = pg ? sql.raw('strpos') : sql.raw('instr');
+    const rest = sql`substr(walk.name, ${fromLength + 1})`;
+    const cut = sql`${find}(${rest}, ${delimiter})`;
+    // The name to continue after: past the subdir when the name is in one, else the name itself.
+    const next = sql`CASE WHEN ${cut} > 0 AND ${cut} - 1 + ${delimiterLength} < length(${rest})
+      THEN substr(walk.name, 1, ${fromLength} + ${cut} - 1 + ${delimiterLength}) || ${'\u{10FFFF}'} ELSE walk.name END`;
+    const upper = opts.to !== undefined ? sql`AND name < ${opts.to}` : sql``;
+    const first = sql`SELECT name FROM versions WHERE container_id = ${containerId} AND cluster = ${CURRENT}
+      AND name > ${opts.after ?? ''} AND name >= ${from} ${upper} ORDER BY name LIMIT 1`;
+    const step = sql`SELECT name FROM versions WHERE container_id = ${containerId} AND cluster = ${CURRENT}
+      AND name > ${pg ? sql`(${next}) COLLATE "C"` : next} ${upper} ORDER BY name LIMIT 1`;
+    // SQLite stops a recursion at a LIMIT inside it; PostgreSQL refuses one there but evaluates only
+    // as many rows as the outer LIMIT takes.
+    const query = sql<{ name: string | null }>`WITH RECURSIVE walk(name) AS (
+      SELECT (${first}) UNION ALL SELECT (${step}) FROM walk WHERE walk.name IS NOT NULL ${pg ? sql`` : sql`LIMIT ${opts.limit + 1}`}
+    ) SELECT name FROM walk WHERE name IS NOT NULL LIMIT ${opts.limit}`;
+    const { rows } = await query.execute(this.db);
+    return rows.map((r) => r.name!);
+  }
+
   /** What a listing shows of current objects in name order after `after` within `[from, to)`; `meta` too when asked. */
   listEntries(containerId: number, opts: ListQuery, withMeta = false): Promise<ListedVersion[]> {
-    return this.currentQuery(containerId, opts).select(withMeta ? [...LISTED, 'meta'] : LISTED).execute() as Promise<ListedVersion[]>;
+    if (withMeta || this.dialect !== 'postgres' || this.db.isTransaction) {
+      return this.currentQuery(containerId, opts).select(withMeta ? [...LISTED, 'meta'] : LISTED).execute() as Promise<ListedVersion[]>;
+    }
+    // PostgreSQL prices a walk of the smaller name index plus one row read per name as if every row
+    // were cached, and often prefers it to the listing index, which answers alone (10,000 names: 10
+    // ms against up to 80 ms of row reads). Told that little is cached, it takes the listing index.
+    return this.db.transaction().execute(async (trx) => {
+      await sql`SET LOCAL effective_cache_size = '8MB'`.execute(trx);
+      return new ObjectStore(trx, this.dialect).currentQuery(containerId, opts).select(LISTED).execute();
+    });
   }
 
   /** What a listing shows of the current objects of these names (those that exist), in name order. */

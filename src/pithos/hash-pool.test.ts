@@ -1,0 +1,167 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import http from 'node:http';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { startTestNode, type TestNode } from '../test/harness.js';
+import { randomObject, store, storeUser, type StoreUser } from '../test/object-store.js';
+import { LocalBlockStore } from './backends/local-block-store.js';
+import { storeStream } from './logic/blocks.js';
+import { blockBuffer, HashingFailed, HashPool, openHashPools, releaseBlockBuffer } from './logic/hash-pool.js';
+import { blockHash, trimBlock, trimmedLength } from './logic/hashmap.js';
+
+const BLOCK = 65536;
+const md5 = (data: Buffer) => createHash('md5').update(data).digest('hex');
+
+/** A body that yields `data` in pieces, pausing between them, and calls `at(i)` before piece i. */
+function slowBody(data: Buffer, piece: number, at: (i: number) => Promise<void> | void = () => undefined): Readable {
+  return Readable.from((async function* () {
+    for (let i = 0, off = 0; off < data.length; i++, off += piece) {
+      await at(i);
+      await new Promise((r) => setImmediate(r));
+      yield data.subarray(off, off + piece);
+    }
+  })());
+}
+
+describe('hashing threads', () => {
+  it('trimmedLength finds where trailing NULs start, whatever the alignment and length', () => {
+    for (const length of [0, 1, 3, 63, 64, 65, 200, 4096]) {
+      for (const zeros of [0, 1, 5, 64, 100, length]) {
+        for (const offset of [0, 1, 3]) {
+          const backing = Buffer.alloc(length + offset + 8, 7);
+          const b = backing.subarray(offset, offset + length);
+          b.fill(0, Math.max(0, length - zeros));
+          let end = length;
+          while (end > 0 && b[end - 1] === 0) end--;
+          assert.equal(trimmedLength(b), end, `length ${length}, ${zeros} zeros, offset ${offset}`);
+        }
+      }
+    }
+  });
+
+  for (const threads of [0, 2]) {
+    it(`${threads} threads: block hashes and MD5 streams match hashing here, for shared and plain buffers`, async () => {
+      const pool = new HashPool(threads);
+      try {
+        const blocks = [randomBytes(1000), Buffer.concat([randomBytes(500), Buffer.alloc(300)]), Buffer.alloc(BLOCK), Buffer.alloc(0)];
+        for (const b of blocks) {
+          const shared = blockBuffer(b.length || 1).subarray(0, b.length);
+          b.copy(shared);
+          for (const input of [b, shared]) {
+            const r = await pool.hashBlock(input, 'sha256');
+            assert.equal(r.hash, blockHash(b, 'sha256'));
+            assert.equal(r.length, trimBlock(b).length);
+          }
+        }
+        const whole = randomBytes(3 * BLOCK + 17);
+        const stream = pool.stream('md5');
+        for (let off = 0; off < whole.length; off += 10000) await stream.update(whole.subarray(off, off + 10000));
+        assert.equal(await stream.digest(), md5(whole));
+        assert.equal(await pool.stream('md5').digest(), md5(Buffer.alloc(0)), 'an empty stream');
+      } finally {
+        await pool.close();
+      }
+    });
+  }
+
+  it('storeStream: blocks, hashes, size and MD5 of an upload, bytes shared with the threads', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'snf-hash-'));
+    const pool = new HashPool(2);
+    try {
+      const blocks = new LocalBlockStore(dir);
+      const data = Buffer.concat([randomBytes(2 * BLOCK), Buffer.alloc(BLOCK), randomBytes(BLOCK - 10), Buffer.alloc(10), randomBytes(123)]);
+      const r = await storeStream(slowBody(data, 7777), { blockSize: BLOCK, algorithm: 'sha256' }, blocks, 1e9, pool);
+      const expected: string[] = [];
+      for (let off = 0; off < data.length; off += BLOCK) expected.push(blockHash(data.subarray(off, off + BLOCK), 'sha256'));
+      assert.deepEqual(r.hashes, expected);
+      assert.equal(r.size, data.length);
+      assert.equal(r.md5, md5(data));
+      for (let i = 0; i < expected.length; i++) assert.deepEqual(await blocks.get(expected[i]!), trimBlock(data.subarray(i * BLOCK, (i + 1) * BLOCK)));
+      assert.deepEqual(readdirSync(join(dir, 'tmp')), []);
+    } finally {
+      await pool.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('storeStream: a thread that dies mid-upload fails it with 503; the next upload gets new threads', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'snf-hash-'));
+    const pool = new HashPool(2);
+    try {
+      const blocks = new LocalBlockStore(dir);
+      const policy = { blockSize: BLOCK, algorithm: 'sha256' };
+      const data = randomBytes(20 * BLOCK);
+      // Pieces of a quarter block: the threads are stopped after two blocks were handed over.
+      const failed = storeStream(slowBody(data, BLOCK / 4, (i) => (i === 9 ? pool.stopThreads() : undefined)), policy, blocks, 1e9, pool);
+      await assert.rejects(failed, (err: unknown) => err instanceof HashingFailed && err.status === 503);
+      const r = await storeStream(slowBody(data, BLOCK), policy, blocks, 1e9, pool);
+      assert.equal(r.md5, md5(data));
+      assert.equal(r.hashes.length, 20);
+    } finally {
+      await pool.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('block buffers are shared memory and are reused once released', () => {
+    const a = blockBuffer(12345);
+    assert.ok(a.buffer instanceof SharedArrayBuffer);
+    releaseBlockBuffer(a);
+    assert.equal(blockBuffer(12345), a);
+  });
+});
+
+describe('an upload whose hashing thread dies', () => {
+  let t: TestNode;
+  let u: StoreUser;
+  const req = (path: string, init: Parameters<typeof store>[1] = {}) => store(`${u.base}${path}`, { token: u.token, ...init });
+  before(async () => {
+    t = await startTestNode({ settings: { 'pithos.block_size': BLOCK, 'pithos.hash_threads': 2 } });
+    u = await storeUser(t);
+    assert.equal((await req('/box', { method: 'PUT' })).status, 201);
+  });
+  after(async () => { await t?.close(); });
+
+  /** A PUT sent in pieces; `during` runs once part of the body is out. Resolves with the status (or -1 if the connection broke). */
+  function slowPut(path: string, data: Buffer, during: () => Promise<void>): Promise<{ status: number; body: string }> {
+    return new Promise((resolve) => {
+      const request = http.request(`${u.base}${path}`, { method: 'PUT', headers: { 'x-auth-token': u.token, 'content-type': 'application/octet-stream', 'content-length': data.length } }, (res) => {
+        let body = '';
+        res.on('data', (c) => { body += c; });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      request.on('error', () => resolve({ status: -1, body: '' }));
+      void (async () => {
+        for (let off = 0, i = 0; off < data.length; off += 16384, i++) {
+          if (i === 12) await during();
+          if (request.destroyed) return;
+          request.write(data.subarray(off, off + 16384));
+          await new Promise((r) => setTimeout(r, 2));
+        }
+        request.end();
+      })();
+    });
+  }
+
+  it('fails with 5xx, leaves nothing visible or charged, and the next upload succeeds', async () => {
+    const data = randomObject(30 * BLOCK);
+    const pools = openHashPools();
+    assert.ok(pools.length > 0, 'the node hashes on threads');
+    const res = await slowPut('/box/broken.bin', data, async () => { await Promise.all(pools.map((p) => p.stopThreads())); });
+    assert.ok(res.status >= 500 && res.status < 600, `status ${res.status} ${res.body}`);
+    assert.equal((await req('/box/broken.bin', { method: 'HEAD' })).status, 404);
+    assert.equal((await req('/box')).status, 204, 'nothing listed');
+    const head = await req('/box', { method: 'HEAD' });
+    assert.equal(head.headers.get('x-container-object-count'), '0');
+    assert.equal(head.headers.get('x-container-bytes-used'), '0');
+
+    const ok = await req('/box/fine.bin', { method: 'PUT', body: data, headers: { 'content-type': 'application/octet-stream' } });
+    assert.equal(ok.status, 201, ok.text);
+    assert.equal(ok.headers.get('etag'), md5(data));
+    assert.deepEqual((await req('/box/fine.bin')).bytes, data);
+  });
+});
