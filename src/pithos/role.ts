@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { ConfigError } from '../common/errors.js';
-import { requireUser } from '../common/http/auth.js';
+import { requestToken, requireUser } from '../common/http/auth.js';
 import { useOpenStackFaults } from '../common/http/faults.js';
 import type { Role } from '../node/role.js';
 import { objectApi, publicApi } from './api/routes.js';
@@ -31,8 +31,13 @@ export const pithosRole: Role = {
           scope.removeAllContentTypeParsers();
           // Object bodies stream straight into the block store: never parsed, never buffered whole.
           scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload as Readable));
-          scope.addHook('preHandler', requireUser(identity));
-          await objectApi(scope, { objects: pithos.objects, blocks: pithos.blocks, quota, baseUrl: ctx.baseUrl });
+          // GET /v1/ without a token is Swift's v1 authentication (X-Auth-User + X-Auth-Key), answered by the route.
+          const authenticate = requireUser(identity);
+          scope.addHook('preHandler', async (request) => {
+            if (request.method === 'GET' && request.url.split('?')[0]!.replace(/\/+$/, '') === '/pithos/object-store/v1' && !requestToken(request)) return;
+            await authenticate(request);
+          });
+          await objectApi(scope, { objects: pithos.objects, blocks: pithos.blocks, quota, baseUrl: ctx.baseUrl, identity });
         }, { prefix: '/pithos/object-store/v1' });
         await app.register(async (scope) => {
           useOpenStackFaults(scope);

@@ -130,4 +130,21 @@ describe('the Debian swift client against the object API', { skip: present ? fal
     await ok(['delete', 'large', 'large.bin']);
     assert.deepEqual(lines(await ok(['list', 'large_segments'])), [], 'deleting the manifest deletes its segments');
   });
+
+  it("swift's own v1 authentication (-A .../v1/ -U <uuid or email> -K <API token>) works, and a wrong key is refused", async () => {
+    const v1 = (user: string, key: string, args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(SWIFT, ['-A', `${t.url}/pithos/object-store/v1/`, '-U', user, '-K', key, ...args], { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: join(work, 'home') }, timeout: 60_000 }, (err, stdout, stderr) => {
+        resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr });
+      });
+    });
+    const byUuid = await v1(u.uuid, u.token, ['stat']);
+    assert.equal(byUuid.code, 0, byUuid.stderr);
+    assert.equal(statFields(byUuid.stdout)['Account'], u.uuid);
+    const byEmail = await v1(u.email, u.token, ['list']);
+    assert.equal(byEmail.code, 0, byEmail.stderr);
+    const wrong = await v1(u.uuid, 'not-the-token', ['stat']);
+    assert.notEqual(wrong.code, 0);
+    const raw = await fetch(`${t.url}/pithos/object-store/v1/`, { headers: { 'x-auth-user': u.uuid } });
+    assert.equal(raw.status, 400, 'both headers are needed');
+  });
 });

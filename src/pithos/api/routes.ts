@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, BadRequest } from '../../common/errors.js';
+import { ApiError, BadRequest, Unauthorized } from '../../common/errors.js';
+import type { IdentityClient } from '../../common/identity.js';
 import { userOf } from '../../common/http/auth.js';
 import { resource } from '../../common/http/routes.js';
 import type { QuotaClient } from '../../common/quota.js';
@@ -13,7 +14,7 @@ import type { ContainerRow, VersionRow } from '../store/objects.js';
 import { objectListingJson, objectListingText, objectListingXml } from './listing.js';
 import { dateHeader, flag, httpDate, intParam, isoMicro, listingFormat, metaFrom, parseRanges, sendMeta, xmlEscape } from './headers.js';
 
-export interface ObjectApiDeps { objects: Objects; blocks: BlockStore; quota: QuotaClient; baseUrl: () => string }
+export interface ObjectApiDeps { objects: Objects; blocks: BlockStore; quota: QuotaClient; baseUrl: () => string; identity: IdentityClient }
 
 type Params = { account: string; container?: string; '*'?: string };
 
@@ -133,6 +134,15 @@ export async function objectApi(app: FastifyInstance, deps: ObjectApiDeps): Prom
 
   resource(app, '/', {
     GET: async (request, reply) => {
+      if (!request.user) {
+        // Swift's v1 authentication: the user (uuid or email) and their API token as the key.
+        const user = request.headers['x-auth-user'];
+        const key = request.headers['x-auth-key'];
+        if (typeof user !== 'string' || typeof key !== 'string' || !user || !key) throw new BadRequest('Missing X-Auth-User or X-Auth-Key header');
+        const who = await deps.identity.authenticate(key);
+        if (user !== who.uuid && user.toLowerCase() !== who.email.toLowerCase()) throw new Unauthorized('X-Auth-Key does not belong to X-Auth-User');
+        return reply.code(204).header('X-Auth-Token', key).header('X-Storage-Url', `${deps.baseUrl()}/pithos/object-store/v1/${who.uuid}`).send();
+      }
       const accounts = await objects.sharingAccounts(userOf(request).uuid);
       return sendListing(request, reply, accounts.map((a) => ({ name: a, json: { name: a } })), 'accounts');
     },
