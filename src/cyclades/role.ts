@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { migrateToLatest, openDatabase } from '../common/db.js';
-import { ConfigError } from '../common/errors.js';
 import { requireUser } from '../common/http/auth.js';
 import { rawBodies } from '../common/http/body.js';
 import { useOpenStackFaults } from '../common/http/faults.js';
 import type { ImageClient } from '../common/image.js';
+import { serviceClients } from '../node/remote.js';
 import type { NodeContext, Role } from '../node/role.js';
 import { openPlankton } from '../plankton/service.js';
 import { computeApi, computeVersions } from './api/compute.js';
@@ -19,9 +19,8 @@ const opened = new WeakMap<NodeContext, Promise<Cyclades>>();
 function computeOf(ctx: NodeContext, images: ImageClient): Promise<Cyclades> {
   let c = opened.get(ctx);
   if (!c) {
-    const quotaFor = ctx.clients.quota;
-    if (!quotaFor) throw new ConfigError('the cyclades and dispatcher roles need the astakos role in the same node (their quota client is in-process)');
-    c = openCyclades({ settings: ctx.settings, dataDir: ctx.dataDir, secretKey: ctx.secretKey, log: ctx.log, quota: quotaFor(CYCLADES_COMPONENT.name), images });
+    const { quota } = serviceClients(ctx, CYCLADES_COMPONENT.name, 'cyclades.service_token');
+    c = openCyclades({ settings: ctx.settings, dataDir: ctx.dataDir, secretKey: ctx.secretKey, log: ctx.log, quota, images });
     opened.set(ctx, c);
   }
   return c;
@@ -36,8 +35,7 @@ export const cycladesRole: Role = {
   settings: [cycladesSettings],
   after: ['astakos', 'pithos'],
   async start(ctx) {
-    const identity = ctx.clients.identity;
-    if (!identity) throw new ConfigError('the cyclades role needs the astakos role in the same node (split deployment of cyclades is not supported yet)');
+    const { identity } = serviceClients(ctx, CYCLADES_COMPONENT.name, 'cyclades.service_token');
     const plankton = await openPlankton(ctx);
     const cyclades = await computeOf(ctx, plankton.images);
     if (ctx.settings.bool('cyclades.embedded_defaults')) await bootstrapCompute(cyclades);

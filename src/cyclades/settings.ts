@@ -5,6 +5,7 @@ export const cycladesSettings: ComponentSettings = {
   component: 'cyclades',
   file: '30-cyclades.conf',
   keys: {
+    'cyclades.service_token': { type: 'string', default: '', secret: true, description: "The cyclades component's token on the identity node (needed only when astakos runs elsewhere)" },
     'cyclades.embedded_defaults': { type: 'bool', default: false, description: 'When no backend exists, add one simulated (fake) cluster and a few flavors (synnefo up sets this)' },
     'cyclades.instance_prefix': { type: 'string', default: 'snf-', description: 'Prefix of the Ganeti instance names of servers (<prefix><server id>)' },
     'cyclades.servers_fqdn': { type: 'string', default: 'snf-{id}.vm.synnefo.local', description: 'SNF:fqdn of servers, {id} replaced by the server id (empty: none)' },

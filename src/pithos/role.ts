@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { ConfigError } from '../common/errors.js';
 import { requestToken, requireUser } from '../common/http/auth.js';
 import { useOpenStackFaults } from '../common/http/faults.js';
+import { serviceClients } from '../node/remote.js';
 import type { Role } from '../node/role.js';
 import { objectApi, publicApi } from './api/routes.js';
 import { InProcessObjectStoreClient } from './client.js';
@@ -16,10 +16,7 @@ export const pithosRole: Role = {
   settings: [pithosSettings],
   after: ['astakos'],
   async start(ctx) {
-    const identity = ctx.clients.identity;
-    const quotaFor = ctx.clients.quota;
-    if (!identity || !quotaFor) throw new ConfigError('the pithos role needs the astakos role in the same node (split deployment of pithos is not supported yet)');
-    const quota = quotaFor(PITHOS_COMPONENT.name);
+    const { identity, quota } = serviceClients(ctx, PITHOS_COMPONENT.name, 'pithos.service_token');
     const pithos = await openPithos({ settings: ctx.settings, dataDir: ctx.dataDir, log: ctx.log, quota });
     ctx.clients.objectStore = new InProcessObjectStoreClient(pithos);
     return {

@@ -5,6 +5,7 @@ export const pithosSettings: ComponentSettings = {
   component: 'pithos',
   file: '20-pithos.conf',
   keys: {
+    'pithos.service_token': { type: 'string', default: '', secret: true, description: "The pithos component's token on the identity node (needed only when astakos runs elsewhere)" },
     'pithos.block_size': { type: 'int', default: 4 * 1024 * 1024, min: 4096, max: 64 * 1024 * 1024, description: 'Size of the blocks objects are split into, in bytes' },
     'pithos.hash_algorithm': { type: 'enum', default: 'sha256', choices: ['sha256', 'sha512', 'sha1'], description: 'Hash that names blocks' },
     'pithos.block_store': { type: 'enum', default: 'local', choices: ['local', 's3'], description: 'Where block bytes live: local files, or an S3-compatible service' },

@@ -28,6 +28,10 @@ export const commonSettings: ComponentSettings = {
       type: 'string', default: '', secret: true,
       description: 'Key that seals API tokens and signs web sessions; share it between nodes (empty: generated into <data-dir>/secret.key)',
     },
+    'common.astakos_url': {
+      type: 'string', default: '',
+      description: 'URL of the identity (astakos) node, for nodes that do not run the astakos role (e.g. https://accounts.example.org)',
+    },
     'database.url': {
       type: 'string', default: '', secret: true,
       description: 'Database for every service: postgres://user@host:port/db (one schema per service), or empty for one SQLite file per service in the data dir',
