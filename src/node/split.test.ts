@@ -1,45 +1,34 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { call, runCli, startTestNode, withAstakos, type TestNode } from '../test/harness.js';
-import { store } from '../test/object-store.js';
+import { call, dbTargets, startTestNode, withAstakos, type TestNode } from '../test/harness.js';
 
-/** Object storage on its own node, reaching identity and quotas on another over HTTP. */
-describe('a pithos node apart from the astakos node', () => {
-  let accounts: TestNode;
-  let storage: TestNode | undefined;
-  before(async () => {
-    accounts = await startTestNode({ roles: ['astakos'] });
+for (const db of dbTargets()) {
+  describe(`two identity nodes on one ${db.name} database`, () => {
+    let a: TestNode;
+    let b: TestNode;
+    before(async () => {
+      a = await startTestNode({ db, roles: ['astakos'] });
+      // The second node shares the first one's database and secret (as split nodes share settings).
+      b = await startTestNode({ db, roles: ['astakos'], reuse: a });
+    });
+    after(async () => { await b.stop(); await a.close(); });
+
+    it('a user created through one node authenticates on the other', async () => {
+      const { token, user } = await withAstakos(a, (x) => x.accounts.createUser({ email: 'split@example.org', password: 'password1', active: true }));
+      const r = await call(`${b.url}/astakos/identity/v2.0/tokens`, { json: { auth: { token: { id: token } } } });
+      assert.equal(r.status, 200);
+      assert.equal(r.json.access.user.id, user.uuid);
+    });
+
+    it('a token renewed on one node is refused on the other', async () => {
+      const { token, user } = await withAstakos(a, (x) => x.accounts.createUser({ email: 'split2@example.org', password: 'password1', active: true }));
+      const login = await call(`${a.url}/astakos/ui/login`, { json: { email: 'split2@example.org', password: 'password1' } });
+      const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+      const renewed = await call(`${a.url}/astakos/ui/profile/token`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' } });
+      assert.equal(renewed.status, 200);
+      assert.equal((await call(`${b.url}/astakos/identity/v2.0/tokens`, { json: { auth: { token: { id: token } } } })).status, 401);
+      const fresh = await call(`${b.url}/astakos/identity/v2.0/tokens`, { json: { auth: { token: { id: renewed.json.token } } } });
+      assert.equal(fresh.json.access.user.id, user.uuid);
+    });
   });
-  after(async () => { await storage?.close(); await accounts.close(); });
-
-  const manage = async (...args: string[]) => {
-    const r = await runCli('synnefo', ['manage', '--data-dir', accounts.dataDir, '--config-dir', accounts.configDir, ...args]);
-    assert.equal(r.code, 0, r.stderr);
-    return r.stdout;
-  };
-
-  it('refuses to start without the identity node and token, then serves objects, charging quota there', async () => {
-    await assert.rejects(startTestNode({ roles: ['pithos'] }), /common\.astakos_url .* pithos\.service_token/);
-
-    // The operator registers the component on the identity node, as in Synnefo.
-    const token = (await manage('component-add', 'pithos', '--base-url', 'http://storage.invalid/pithos', '--ui-url', 'http://storage.invalid/pithos/ui')).trim().replace(/^Token: /, '');
-    const exported = await manage('service-export', 'pithos', '--base-url', 'http://storage.invalid/pithos');
-    const file = join(accounts.dataDir, 'pithos-services.json');
-    writeFileSync(file, exported);
-    await manage('service-import', '--json', file);
-
-    storage = await startTestNode({ roles: ['pithos'], settings: { 'common.astakos_url': accounts.url, 'pithos.service_token': token } });
-    const { user, token: userToken } = await withAstakos(accounts, (a) => a.accounts.createUser({ email: `split-${process.pid}@example.org`, password: 'a-password-1', active: true }));
-    const base = `${storage.url}/pithos/object-store/v1/${user.uuid}`;
-    assert.equal((await store(`${base}/box`, { method: 'PUT', token: userToken })).status, 201);
-    const put = await store(`${base}/box/hello.txt`, { method: 'PUT', token: userToken, body: 'hello over there', headers: { 'content-type': 'text/plain' } });
-    assert.equal(put.status, 201, put.text);
-    assert.equal((await store(`${base}/box/hello.txt`, { token: userToken })).text, 'hello over there');
-    assert.equal((await store(`${base}/box`, { token: 'wrong' })).status, 401);
-
-    const quotas = await call(`${accounts.url}/astakos/account/v1.0/quotas`, { token: userToken });
-    assert.equal(quotas.json[user.uuid]['pithos.diskspace'].usage, 16, 'the identity node counted the bytes');
-  });
-});
+}
