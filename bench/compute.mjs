@@ -203,8 +203,12 @@ async function addFakeBackends(manage, servers) {
 /**
  * Follows the servers of a user through `changes-since` polls (only what changed comes back)
  * until `done(statusById)` holds; returns when it held and each server's last `updated` time.
+ * `since` must precede the requests whose effects are awaited: earlier changes are not seen.
  */
-async function watch(compute, token, done, { intervalMs = 100, timeoutMs = 600_000, since = Date.now() - 1000, statuses = new Map(), updated = new Map() } = {}) {
+async function watch(compute, token, done, { since, intervalMs = 100, timeoutMs = 300_000 }) {
+  if (!Number.isFinite(since)) throw new Error('watch: since is required');
+  const statuses = new Map();
+  const updated = new Map();
   const deadline = Date.now() + timeoutMs;
   let last = since;
   for (;;) {
@@ -279,10 +283,12 @@ async function benchFake(db, databaseUrl) {
     const image = await registerImage(url, user);
     row('simulated clusters (fixed 64 GiB RAM / 1 TiB disk each)', clusters);
     // Warm-up (code paths, connections, the first jobs on each cluster); the warm-up servers are deleted.
+    const w0 = Date.now();
     const warm = await createServers(compute, user, 20, 4, image, flavor, 'warm');
-    await watch(compute, user.token, allAre(warm.ids, 'ACTIVE'));
+    await watch(compute, user.token, allAre(warm.ids, 'ACTIVE'), { since: w0 - 1000 });
+    const w1 = Date.now();
     await pool(warm.ids.length, 4, (i) => request('DELETE', `${compute}/servers/${warm.ids[i]}`, { token: user.token }));
-    await watch(compute, user.token, allAre(warm.ids, 'DELETED'));
+    await watch(compute, user.token, allAre(warm.ids, 'DELETED'), { since: w1 - 1000 });
 
     const t0 = Date.now();
     const created = await createServers(compute, user, N, C, image, flavor, 'bench');
@@ -355,8 +361,9 @@ async function seedDirect(inproc, compute, seeds, image, flavorRef) {
   const flavor = await cy.store.flavor(flavorRef);
   const out = [];
   for (const { user, count, prefix } of seeds) {
+    const t0 = Date.now();
     const tpl = await createServers(compute, user, 1, 1, image, flavorRef, `${prefix}-0`);
-    await watch(compute, user.token, allAre(tpl.ids, 'ACTIVE'));
+    await watch(compute, user.token, allAre(tpl.ids, 'ACTIVE'), { since: t0 - 1000 });
     const row = await cy.store.server(tpl.ids[0]);
     const info = (await cy.backends.driver(backends.find((b) => Number(b.id) === Number(row.backend_id))).listInstances()).find((i) => i.name === cy.servers.instanceName(Number(row.id)));
     const { id: _id, ...base } = row;

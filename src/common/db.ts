@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration } from 'kysely';
+import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, SqliteDriver, sql, type DatabaseConnection, type Driver, type Migration, type SqliteDatabase, type SqliteDialectConfig } from 'kysely';
 import pg from 'pg';
 import { ConfigError } from './errors.js';
 
@@ -30,7 +30,7 @@ export async function openDatabase<DB>(service: string, url: string, dataDir: st
     conn.pragma('synchronous = FULL');
     conn.pragma('foreign_keys = ON');
     conn.pragma('busy_timeout = 10000');
-    const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: conn }) });
+    const db = new Kysely<DB>({ dialect: new ImmediateSqliteDialect({ database: cachedStatements(conn) }) });
     return { db, dialect: 'sqlite', close: () => db.destroy() };
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
@@ -42,6 +42,41 @@ export async function openDatabase<DB>(service: string, url: string, dataDir: st
     return { db, dialect: 'postgres', close: () => db.destroy() };
   }
   throw new ConfigError(`database.url: unsupported URL "${url.replace(/\/\/[^@]*@/, '//***@')}" (use postgres://... or leave it empty for SQLite)`);
+}
+
+/**
+ * SQLite transactions that take the write lock when they begin: a plain BEGIN that reads and then
+ * writes fails at once (SQLITE_BUSY_SNAPSHOT, whatever the busy timeout) when another process
+ * wrote in between, as an admin command beside a running node does.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly settings: SqliteDialectConfig) { super(settings); }
+  override createDriver(): Driver { return new ImmediateSqliteDriver(this.settings); }
+}
+
+/** Keeps compiled statements for reuse (the query builder would compile every query anew). */
+function cachedStatements(conn: SQLite.Database, size = 1000): SqliteDatabase {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => conn.close(),
+    prepare(text: string) {
+      let stmt = cache.get(text);
+      if (stmt) {
+        cache.delete(text);
+      } else {
+        stmt = conn.prepare(text);
+        if (cache.size >= size) cache.delete(cache.keys().next().value!);
+      }
+      cache.set(text, stmt);
+      return stmt;
+    },
+  };
 }
 
 /** Brings a service's schema to the newest migration; safe to run on every start and from many nodes. */

@@ -49,7 +49,8 @@ export async function openCyclades(opts: CycladesOptions): Promise<Cyclades> {
   const store = new ComputeStore(database.db);
   const bus = opts.bus ?? (settings.string('cyclades.bus') === 'amqp' ? await AmqpBus.connect(settings.string('cyclades.amqp_url'), opts.log) : new LocalBus());
   const backends = new Backends(store, new Sealer(opts.secretKey), {
-    dataDir: opts.dataDir, fakeJobMs: settings.int('cyclades.fake_job_ms'), rapiTimeoutMs: settings.int('cyclades.rapi_timeout_ms'),
+    dataDir: opts.dataDir, rapiTimeoutMs: settings.int('cyclades.rapi_timeout_ms'),
+    fake: { jobMs: settings.int('cyclades.fake_job_ms'), memoryMiB: settings.int('cyclades.fake_memory_mib'), diskMiB: settings.int('cyclades.fake_disk_mib'), cpus: settings.int('cyclades.fake_cpus') },
   }, opts.log);
   const charges = new Charges(store, opts.quota, opts.log);
   const servers = new Servers(store, backends, charges, opts.images, bus, {

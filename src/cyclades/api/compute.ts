@@ -100,6 +100,9 @@ export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promi
     }
     const marker = q['marker'] !== undefined ? Number(q['marker']) : undefined;
     if (marker !== undefined && !Number.isInteger(marker)) throw new BadRequest(`Invalid marker '${q['marker']}'`);
+    if (!detail && since === undefined) {
+      return { servers: (await servers.names(user.uuid, { limit, marker })).map((s) => ({ id: Number(s.id), name: s.name, links: links(`/servers/${s.id}`) })) };
+    }
     const list = await servers.list(user.uuid, { since, limit, marker });
     if (since !== undefined && list.length === 0) return reply.code(304).send();
     return { servers: list.map((v) => detail ? serverDetail(v) : { id: Number(v.vm.id), name: v.vm.name, links: links(`/servers/${v.vm.id}`) }) };

@@ -76,10 +76,9 @@ export class GanetiBackend implements ComputeBackend {
   async createInstance(spec: InstanceSpec): Promise<number> {
     // The cluster's allocator places the instance; on a one-node cluster (whose allocator refuses
     // every placement for lack of a secondary node) the only node is named instead.
-    const nodes = (await this.call<{ name: string; offline?: boolean; drained?: boolean; vm_capable?: boolean }[]>('GET', '/2/nodes?bulk=1'))
-      .filter((n) => !n.offline && !n.drained && n.vm_capable !== false);
+    const nodes = await this.usableNodes();
     return this.submit('POST', '/2/instances', {
-      ...(nodes.length === 1 ? { pnode: nodes[0]!.name } : {}),
+      ...(nodes.length === 1 ? { pnode: nodes[0] } : {}),
       __version__: 1,
       mode: 'create',
       name: spec.name,
@@ -98,6 +97,17 @@ export class GanetiBackend implements ComputeBackend {
       wait_for_sync: false,
       conflicts_check: false,
     });
+  }
+
+  private nodes: { names: string[]; until: number } | undefined;
+
+  /** The nodes that can take instances, read at most once a minute (a bulk node query is slow). */
+  private async usableNodes(): Promise<string[]> {
+    if (this.nodes && this.nodes.until > Date.now()) return this.nodes.names;
+    const names = (await this.call<{ name: string; offline?: boolean; drained?: boolean; vm_capable?: boolean }[]>('GET', '/2/nodes?bulk=1'))
+      .filter((n) => !n.offline && !n.drained && n.vm_capable !== false).map((n) => n.name);
+    this.nodes = { names, until: Date.now() + 60_000 };
+    return names;
   }
 
   startInstance(name: string): Promise<number> { return this.submit('PUT', `/2/instances/${enc(name)}/startup`); }

@@ -7,7 +7,12 @@ import { FakeBackend } from '../backends/fake.js';
 import { GanetiBackend } from '../backends/ganeti.js';
 import type { BackendRow, ComputeStore } from '../store/compute.js';
 
-export interface BackendOptions { dataDir: string; fakeJobMs: number; rapiTimeoutMs: number }
+export interface BackendOptions {
+  dataDir: string;
+  rapiTimeoutMs: number;
+  /** The simulated clusters: how long a job runs, and each cluster's size. */
+  fake: { jobMs: number; memoryMiB: number; diskMiB: number; cpus: number };
+}
 
 export interface NewBackend {
   clustername: string;
@@ -44,7 +49,7 @@ export class Backends {
     let d = this.drivers.get(id);
     if (!d) {
       d = b.driver === 'fake'
-        ? new FakeBackend({ clustername: b.clustername, stateFile: join(this.opts.dataDir, 'fake-ganeti', `${b.clustername}.db`), jobMs: this.opts.fakeJobMs })
+        ? new FakeBackend({ clustername: b.clustername, stateFile: join(this.opts.dataDir, 'fake-ganeti', `${b.clustername}.db`), ...this.opts.fake })
         : new GanetiBackend({
           host: b.clustername, port: b.port, username: b.username,
           password: b.password_sealed ? this.sealer.open(b.password_sealed) : '',
@@ -116,21 +121,21 @@ export class Backends {
    */
   async allocate(demand: Demand): Promise<BackendRow> {
     // Figures never read or older than a quarter of an hour are refreshed first, as Synnefo's allocator does.
-    for (const b of await this.store.backends()) {
-      if (b.offline || b.drained || (b.mtotal > 0 && Date.now() - Number(b.updated_at) < STATUS_MAX_AGE_MS)) continue;
+    let backends = await this.store.backends();
+    const stale = backends.filter((b) => !b.offline && !b.drained && (b.mtotal === 0 || Date.now() - Number(b.updated_at) >= STATUS_MAX_AGE_MS));
+    for (const b of stale) {
       await this.updateStatus(Number(b.id)).catch((err: unknown) => this.log.warn({ err: (err as Error).message, backend: b.id }, 'could not refresh backend status'));
     }
-    return this.store.transaction(async (tx) => {
-      const candidates = (await tx.backends()).filter((b) => !b.drained && !b.offline
-        && (JSON.parse(b.disk_templates) as string[]).includes(demand.diskTemplate)
-        && b.mfree >= demand.ramMiB && b.dfree >= demand.diskMiB);
-      if (candidates.length === 0) throw new ServiceUnavailable('No available backend for the server: all are offline, drained or full');
-      const best = candidates.map((b) => ({ b, score: loadScore(b) })).sort((x, y) => x.score - y.score || Number(x.b.id) - Number(y.b.id))[0]!.b;
-      await tx.updateBackend(Number(best.id), {
-        mfree: best.mfree - demand.ramMiB, dfree: best.dfree - demand.diskMiB, pinst_cnt: best.pinst_cnt + 1,
-      });
-      return best;
-    });
+    if (stale.length) backends = await this.store.backends();
+    const candidates = backends.filter((b) => !b.drained && !b.offline
+      && (JSON.parse(b.disk_templates) as string[]).includes(demand.diskTemplate)
+      && b.mfree >= demand.ramMiB && b.dfree >= demand.diskMiB);
+    const ranked = candidates.map((b) => ({ b, score: loadScore(b) })).sort((x, y) => x.score - y.score || Number(x.b.id) - Number(y.b.id));
+    for (const { b } of ranked) {
+      // Another placement may have taken the room since the figures were read: then the next one.
+      if (await this.store.takeRoom(Number(b.id), demand.ramMiB, demand.diskMiB)) return b;
+    }
+    throw new ServiceUnavailable('No available backend for the server: all are offline, drained or full');
   }
 
   async close(): Promise<void> {

@@ -74,6 +74,10 @@ export class Servers {
     return { vm, flavor, metadata: meta.get(Number(vm.id)) ?? {}, tags: tags.get(Number(vm.id)) ?? [] };
   }
 
+  names(user: string, opts: { limit?: number | undefined; marker?: number | undefined }): Promise<{ id: number; name: string }[]> {
+    return this.store.userServerNames(user, opts);
+  }
+
   async list(user: string, opts: { since?: number | undefined; limit?: number | undefined; marker?: number | undefined }): Promise<ServerView[]> {
     const rows = await this.store.userServers(user, opts);
     const ids = rows.map((r) => Number(r.id));

@@ -27,6 +27,13 @@ export class ComputeStore {
   async updateBackend(id: number, changes: Updateable<BackendsTable>): Promise<void> {
     await this.db.updateTable('backends').set(changes).where('id', '=', id).execute();
   }
+  /** Takes room for a new server on a backend, if it still has it (one atomic update: concurrent placements never overwrite each other). */
+  async takeRoom(id: number, ramMiB: number, diskMiB: number): Promise<boolean> {
+    const r = await this.db.updateTable('backends')
+      .set((eb) => ({ mfree: eb('mfree', '-', ramMiB), dfree: eb('dfree', '-', diskMiB), pinst_cnt: eb('pinst_cnt', '+', 1) }))
+      .where('id', '=', id).where('mfree', '>=', ramMiB).where('dfree', '>=', diskMiB).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
   async removeBackend(id: number): Promise<void> { await this.db.deleteFrom('backends').where('id', '=', id).execute(); }
   async liveServersOn(backendId: number): Promise<number> {
     const r = await this.db.selectFrom('servers').select((eb) => eb.fn.countAll<number>().as('n'))
@@ -78,6 +85,15 @@ export class ComputeStore {
     if (opts.limit !== undefined) q = q.limit(opts.limit);
     return q.execute();
   }
+  /** Ids and names only, for the plain listing. */
+  userServerNames(user: string, opts: { limit?: number | undefined; marker?: number | undefined } = {}): Promise<{ id: number; name: string }[]> {
+    let q = this.db.selectFrom('servers').select(['id', 'name']).where('user_id', '=', user).where('deleted', '=', 0);
+    if (opts.marker !== undefined) q = q.where('id', '<', opts.marker);
+    q = q.orderBy('id', 'desc');
+    if (opts.limit !== undefined) q = q.limit(opts.limit);
+    return q.execute() as Promise<{ id: number; name: string }[]>;
+  }
+
   /** Servers of all users (admin listings), with optional filters. */
   allServers(opts: { backend?: number | undefined; user?: string | undefined; deleted?: boolean | undefined; operstate?: string | undefined } = {}): Promise<ServerRow[]> {
     let q = this.db.selectFrom('servers').selectAll();

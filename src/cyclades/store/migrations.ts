@@ -1,4 +1,4 @@
-import type { Kysely, Migration } from 'kysely';
+import { sql, type Kysely, type Migration } from 'kysely';
 import { createTableWithSerial, type Dialect } from '../../common/db.js';
 
 /** The compute service's schema history; never edit a shipped migration, add one. */
@@ -121,6 +121,38 @@ export function cycladesMigrations(dialect: Dialect): Record<string, Migration> 
           .addPrimaryKeyConstraint('server_tags_pk', ['server_id', 'tag'])
           .execute();
         await db.schema.createIndex('server_tags_open').on('server_tags').columns(['status', 'job_id']).execute();
+      },
+    },
+    '0004_job_index': {
+      async up(db: Kysely<any>) {
+        // The dispatcher finds a job's commission on every job event.
+        await db.schema.createIndex('quota_serials_job').on('quota_serials').columns(['server_id', 'job_id']).execute();
+      },
+    },
+    '0004_pools': {
+      async up(db: Kysely<any>) {
+        await serial(db, 'pools')
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('base', 'text', (c) => c.notNull())
+          .addColumn('offset', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('size', 'integer', (c) => c.notNull())
+          .addColumn('subnet_id', 'integer')
+          .addColumn('network_id', 'integer')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('pools_network').on('pools').columns(['network_id', 'id']).execute();
+        await db.schema.createIndex('pools_subnet').on('pools').columns(['subnet_id', 'id']).execute();
+        await db.schema.createIndex('pools_singleton').on('pools').column('kind').unique().where(sql.ref('kind'), '<>', 'ipv4').execute();
+        const bits = dialect === 'postgres' ? 'bytea' : 'blob';
+        await db.schema.createTable('pool_chunks')
+          .addColumn('pool_id', 'integer', (c) => c.notNull().references('pools.id').onDelete('cascade'))
+          .addColumn('chunk', 'integer', (c) => c.notNull())
+          .addColumn('allocated', bits, (c) => c.notNull())
+          .addColumn('reserved', bits, (c) => c.notNull())
+          .addColumn('free', 'integer', (c) => c.notNull())
+          .addColumn('reserved_count', 'integer', (c) => c.notNull())
+          .addPrimaryKeyConstraint('pool_chunks_pk', ['pool_id', 'chunk'])
+          .execute();
       },
     },
   };

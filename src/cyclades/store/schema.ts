@@ -127,6 +127,39 @@ export interface ServerTagsTable {
   created_at: number;
 }
 
+/**
+ * A pool of values handed out one at a time (Synnefo's PoolTable): the bridges of PHYSICAL_VLAN
+ * networks, the MAC prefixes of MAC_FILTERED ones, or one allocation range of an IPv4 subnet.
+ * Its row is the lock every change to the pool takes first.
+ */
+export interface PoolsTable {
+  id: Generated<number>;
+  /** bridge, mac_prefix or ipv4; at most one bridge and one mac_prefix pool exist. */
+  kind: string;
+  /** The bridge name prefix (`prv`), the MAC prefix counted from (`aa:00:0`), or the subnet's CIDR. */
+  base: string;
+  /** Where value 0 lies from the base: bridge `<base><offset+1>`, MAC prefix base+offset, address network+offset. */
+  offset: number;
+  size: number;
+  /** The subnet and network of an IPv4 pool; null for the bridge and MAC-prefix pools. */
+  subnet_id: number | null;
+  network_id: number | null;
+  created_at: number;
+}
+
+/** The state of a pool's values, 1024 to a row: bit i (LSB first) of a map is value chunk*1024+i. */
+export interface PoolChunksTable {
+  pool_id: number;
+  chunk: number;
+  /** Values handed out and not yet given back. */
+  allocated: Buffer;
+  /** Values the operator keeps out of circulation, allocated or not. */
+  reserved: Buffer;
+  /** Values of the chunk neither allocated nor reserved, so allocation skips full chunks by index. */
+  free: number;
+  reserved_count: number;
+}
+
 export interface CycladesDB {
   server_tags: ServerTagsTable;
   server_diagnostics: ServerDiagnosticsTable;
@@ -136,4 +169,6 @@ export interface CycladesDB {
   servers: ServersTable;
   server_metadata: ServerMetadataTable;
   quota_serials: QuotaSerialsTable;
+  pools: PoolsTable;
+  pool_chunks: PoolChunksTable;
 }
