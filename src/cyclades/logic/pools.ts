@@ -69,8 +69,8 @@ export class Pools {
   /** Creates the bridge or MAC-prefix pool (there is at most one of each). */
   async create(spec: { kind: ResourcePoolKind; size: number; base?: string | undefined; offset?: number | undefined }): Promise<PoolInfo> {
     if (spec.kind !== 'bridge' && spec.kind !== 'mac_prefix') throw new BadRequest(`Invalid pool type '${String(spec.kind)}'`);
-    const size = count(spec.size, 'size', 1);
-    const offset = count(spec.offset ?? 0, 'offset', 0);
+    const size = integerAtLeast(spec.size, 'size', 1);
+    const offset = integerAtLeast(spec.offset ?? 0, 'offset', 0);
     const base = checkBase(spec.kind, spec.base ?? (spec.kind === 'mac_prefix' ? DEFAULT_MAC_BASE : undefined), offset, size);
     const row = { kind: spec.kind, base, offset, size, subnet_id: null, network_id: null, created_at: Date.now() };
     // Index 0 (the base itself) stays with the public networks, as in Synnefo.
@@ -109,15 +109,18 @@ export class Pools {
       if (pool.kind === 'ipv4' && (changes.size !== undefined || changes.base !== undefined || changes.offset !== undefined)) {
         throw new BadRequest('An IPv4 pool spans an allocation range of its subnet; only its reservations can change');
       }
-      if (changes.addReserved?.length) await tx.mark(pool, indicesIn(pool, changes.addReserved), 'reserved', true);
-      if (changes.removeReserved?.length) await tx.mark(pool, indicesIn(pool, changes.removeReserved), 'reserved', false);
-      if (pool.kind === 'ipv4') return;
-      const offset = changes.offset === undefined ? pool.offset : count(changes.offset, 'offset', 0);
-      const size = changes.size === undefined ? pool.size : count(changes.size, 'size', 1);
-      const base = checkBase(pool.kind as ResourcePoolKind, changes.base ?? pool.base, offset, size);
-      if (size > pool.size) await tx.grow(pool.id, pool.size, size, pool.kind === 'mac_prefix' ? unusablePrefixes({ base, offset }, pool.size, size) : []);
-      if (size < pool.size && !(await tx.shrink(pool, size))) throw new Conflict('Cannot shrink. In use');
-      await tx.updatePool(pool.id, { base, offset, size });
+      let now = pool;
+      if (pool.kind !== 'ipv4') {
+        const offset = changes.offset === undefined ? pool.offset : integerAtLeast(changes.offset, 'offset', 0);
+        const size = changes.size === undefined ? pool.size : integerAtLeast(changes.size, 'size', 1);
+        const base = checkBase(pool.kind as ResourcePoolKind, changes.base ?? pool.base, offset, size);
+        if (size > pool.size) await tx.grow(pool.id, pool.size, size, pool.kind === 'mac_prefix' ? unusablePrefixes({ base, offset }, pool.size, size) : []);
+        if (size < pool.size && !(await tx.shrink(pool, size))) throw new Conflict('Cannot shrink. In use');
+        await tx.updatePool(pool.id, { base, offset, size });
+        now = { ...pool, base, offset, size };
+      }
+      if (changes.addReserved?.length) await tx.mark(now, indicesIn(now, changes.addReserved), 'reserved', true);
+      if (changes.removeReserved?.length) await tx.mark(now, indicesIn(now, changes.removeReserved), 'reserved', false);
     });
     return this.show(id);
   }
@@ -271,12 +274,13 @@ export class Pools {
 
   private async markAddresses(networkId: number, addresses: string[], on: boolean): Promise<void> {
     await this.store.transaction(async (tx) => {
-      const pools = await tx.lockPools({ networkIds: [networkId] });
+      const pools = (await tx.lockPools({ networkIds: [networkId] })).map((pool) => ({ pool, codec: codec(pool), indices: [] as number[] }));
       for (const a of addresses) {
-        const pool = pools.find((p) => codec(p).index(a) !== undefined);
-        if (!pool) throw new BadRequest(`Network ${networkId} does not have an IP pool that contains address ${a}`);
-        await tx.mark(pool, [codec(pool).index(a)!], 'reserved', on);
+        const p = pools.find((q) => q.codec.index(a) !== undefined);
+        if (!p) throw new BadRequest(`Network ${networkId} does not have an IP pool that contains address ${a}`);
+        p.indices.push(p.codec.index(a)!);
       }
+      for (const p of pools) if (p.indices.length) await tx.mark(p.pool, p.indices, 'reserved', on);
     });
   }
 
@@ -320,7 +324,7 @@ function indicesIn(pool: PoolRow, values: string[]): number[] {
   });
 }
 
-function count(n: unknown, what: string, min: number): number {
+function integerAtLeast(n: unknown, what: string, min: number): number {
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < min) throw new BadRequest(`Invalid ${what}`);
   return n;
 }

@@ -6,7 +6,7 @@ export type PoolRow = Selectable<PoolsTable>;
 type ChunkRow = Selectable<PoolChunksTable>;
 
 /** Values kept in one pool_chunks row. */
-export const CHUNK = 1024;
+const CHUNK = 1024;
 const BYTES = CHUNK / 8;
 
 /** What `states` says of a value: bit 0 allocated, bit 1 reserved. */
@@ -118,7 +118,8 @@ export class PoolStore {
     const byChunk = new Map<number, number[]>();
     for (const index of indices) {
       const n = Math.floor(index / CHUNK);
-      byChunk.set(n, [...(byChunk.get(n) ?? []), index % CHUNK]);
+      if (!byChunk.has(n)) byChunk.set(n, []);
+      byChunk.get(n)!.push(index % CHUNK);
     }
     for (const [n, offsets] of byChunk) {
       const c = await this.chunk(pool.id, n);
