@@ -124,6 +124,9 @@ for (const db of dbTargets()) for (const driver of driversUnderTest(db.name.slic
     assert.equal((await action(other, id, { reboot: { type: 'SOFT' } })).status, 404);
     assert.equal((await call(`${api}/servers/${id}`, { method: 'DELETE', token: other.token })).status, 404);
     assert.equal((await call(`${api}/servers/${id}`, { token: 'not-a-token' })).status, 401);
+    assert.equal((await call(`${api}/servers/${id}/ips`, { token: other.token })).status, 404);
+    assert.deepEqual((await call(`${api}/servers/${id}/ips`, { token: owner.token })).json, { addresses: {}, attachments: [] });
+    assert.equal((await action(owner, id, { suspend: {} })).status, 403, 'users cannot suspend');
     await waitForServer(t, owner.token, id, ['ACTIVE']);
   });
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { BadRequest, NotFound } from '../../common/errors.js';
+import { BadRequest, Forbidden, NotFound } from '../../common/errors.js';
 import { isEmptyBody, jsonBody } from '../../common/http/body.js';
 import { userOf } from '../../common/http/auth.js';
 import { isoTime } from '../../common/time.js';
@@ -203,6 +203,8 @@ export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promi
         await servers.reassign(user, id, project);
         return reply.code(200).send();
       }
+      case 'suspend':
+        throw new Forbidden('User is not allowed to suspend his server');
       case 'delete': case 'forceDelete':
         await servers.destroy(user.uuid, id);
         return reply.code(202).send();
@@ -246,6 +248,16 @@ export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promi
     const gone = await tags.remove(await live(request), [tagParam(request)]);
     if (gone.length === 0) throw new NotFound(`Tag '${tagParam(request)}' not found`);
     return reply.code(204).send();
+  });
+
+  // Addresses of the server's NICs (it has none until it is attached to a network).
+  app.get('/servers/:id/ips', async (request) => {
+    await servers.owned(userOf(request).uuid, idParam(request));
+    return { addresses: {}, attachments: [] };
+  });
+  app.get('/servers/:id/ips/:network', async (request) => {
+    await servers.owned(userOf(request).uuid, idParam(request));
+    throw new NotFound(`Network ${(request.params as { network: string }).network} not found.`);
   });
 
   const diagnostic = (d: { source: string; level: string; message: string; details: string; created_at: number }) =>
