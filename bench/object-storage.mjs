@@ -20,7 +20,7 @@
 // object and chunk number), so a content-addressed store cannot skip writes by deduplication.
 import { spawn, execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -198,6 +198,8 @@ async function run(label, total, concurrency, op) {
 
 /** Bulk transfers: total bytes over wall time, in MB/s. */
 async function transfer(label, bytes, f) {
+  const cpu0 = serversCpuMs();
+  const client0 = process.cpuUsage();
   const t0 = performance.now();
   try {
     await f();
@@ -207,8 +209,36 @@ async function transfer(label, bytes, f) {
   }
   const s = (performance.now() - t0) / 1000;
   const rate = bytes / MB / s;
-  console.log(`    ${label.padEnd(46)} ${fmt(rate).padStart(8)} MB/s    (${(bytes / MiB).toFixed(0)} MiB in ${s.toFixed(2)} s)`);
+  const server = serversCpuMs() - cpu0;
+  const client = process.cpuUsage(client0);
+  // CPU per byte tells apart what a busy machine does to the wall time from what the server costs.
+  const cpu = Number.isNaN(server) ? '' : `   server CPU ${(server / 1000).toFixed(2)} s = ${(server / (bytes / MB)).toFixed(2)} ms/MB, client CPU ${((client.user + client.system) / 1e6).toFixed(2)} s`;
+  console.log(`    ${label.padEnd(46)} ${fmt(rate).padStart(8)} MB/s    (${(bytes / MiB).toFixed(0)} MiB in ${s.toFixed(2)} s)${cpu}`);
   return rate;
+}
+
+const TICK_MS = (() => { const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }); return 1000 / (Number(r.stdout) || 100); })();
+
+/**
+ * CPU time (ms) used so far by the servers this script started: every process of their process
+ * groups (each server leads its own; Swift's workers are in their parent's), from /proc. NaN where
+ * there is no /proc, or with --url.
+ */
+function serversCpuMs() {
+  const groups = new Set([...children].map((c) => c.child.pid));
+  if (groups.size === 0) return NaN;
+  let entries;
+  try { entries = readdirSync('/proc'); } catch { return NaN; }
+  let ticks = 0;
+  for (const p of entries) {
+    if (!/^\d+$/.test(p)) continue;
+    let stat;
+    try { stat = readFileSync(`/proc/${p}/stat`, 'utf8'); } catch { continue; }
+    // After "pid (comm) ": state ppid pgrp ... utime(12th) stime cutime cstime.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (groups.has(Number(f[2]))) ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  }
+  return ticks * TICK_MS;
 }
 
 async function putContainer(ep, name) { await call(ep, 'PUT', pathOf(name)); }
@@ -626,7 +656,7 @@ try {
     let ours;
     let swift;
     if (ONLY !== 'swift') {
-      console.log('\nOURS: synnefo up (Pithos, SQLite, local block store)');
+      console.log(`\nOURS: synnefo up (Pithos, SQLite, local block store)   [load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}]`);
       ours = await withOurs(async (ep, ctx) => {
         console.log(`  ${ep.url}`);
         const r = await suite(ep);
@@ -635,7 +665,7 @@ try {
       });
     }
     if (ONLY !== 'ours') {
-      console.log('\nSWIFT: OpenStack Swift on this machine');
+      console.log(`\nSWIFT: OpenStack Swift on this machine   [load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}]`);
       swift = await withSwift((ep) => suite(ep));
     }
     report(ours, swift, m);

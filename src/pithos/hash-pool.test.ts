@@ -82,6 +82,13 @@ describe('hashing threads', () => {
       assert.equal(r.md5, md5(data));
       for (let i = 0; i < expected.length; i++) assert.deepEqual(await blocks.get(expected[i]!), trimBlock(data.subarray(i * BLOCK, (i + 1) * BLOCK)));
       assert.deepEqual(readdirSync(join(dir, 'tmp')), []);
+      // Small objects are hashed on the calling thread, empty ones have no block at all.
+      const small = Buffer.concat([randomBytes(1000), Buffer.alloc(24)]);
+      const one = await storeStream(slowBody(small, 100), { blockSize: BLOCK, algorithm: 'sha256' }, blocks, 1e9, pool);
+      assert.deepEqual(one, { hashes: [blockHash(small, 'sha256')], size: small.length, md5: md5(small) });
+      assert.deepEqual(await blocks.get(one.hashes[0]!), small.subarray(0, 1000));
+      const none = await storeStream(Readable.from([]), { blockSize: BLOCK, algorithm: 'sha256' }, blocks, 1e9, pool);
+      assert.deepEqual(none, { hashes: [], size: 0, md5: md5(Buffer.alloc(0)) });
     } finally {
       await pool.close();
       rmSync(dir, { recursive: true, force: true });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { BadRequest } from '../../common/errors.js';
 import type { BlockStore } from '../backends/block-store.js';
@@ -6,6 +7,8 @@ import { blockHash, trimBlock, type BlockPolicy } from './hashmap.js';
 
 /** How many blocks of one upload may be hashed and written at once while more bytes arrive. */
 const IN_FLIGHT = 4;
+/** Objects up to this size are hashed on the request thread: a hand-over to a hashing thread costs more. */
+const INLINE_LIMIT = 64 * 1024;
 
 /**
  * Splits a byte stream into blocks and stores them, returning the block hashes, the size and the
@@ -61,6 +64,14 @@ export async function storeStream(body: Readable, policy: BlockPolicy, blocks: B
           if (pending.size >= IN_FLIGHT) await Promise.race(pending);
         }
       }
+    }
+    if (!failure && hashes.length === 0 && filled <= INLINE_LIMIT) {
+      // A small object, whole in one short block: hashing it here costs less than handing it over.
+      md5.abort();
+      const data = block!.subarray(0, filled);
+      const only = filled > 0 ? blockHash(data, policy.algorithm) : undefined;
+      if (only) await blocks.put(only, trimBlock(data));
+      return { hashes: only ? [only] : [], size, md5: createHash('md5').update(data).digest('hex') };
     }
     if (!failure && filled > 0) {
       dispatch(block!, filled);

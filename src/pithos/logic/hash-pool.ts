@@ -50,6 +50,8 @@ class Thread {
     const die = (why: string) => {
       if (!this.alive) return;
       this.alive = false;
+      // Gone for good, even when only a reply was unreadable: its work is failed below.
+      void worker.terminate();
       const err = new HashingFailed(`hashing thread stopped: ${why}`);
       for (const job of this.jobs.values()) job.reject(err);
       this.jobs.clear();
@@ -87,7 +89,7 @@ class Thread {
  * Threads start on first use and idle without holding the process open. A thread that dies
  * fails the work it held (503) and is replaced for the next request.
  *
- * With `threads` = 0 everything is hashed inline, on the calling thread.
+ * With a size of 0 everything is hashed inline, on the calling thread.
  */
 export class HashPool {
   private readonly threads: Thread[] = [];
@@ -142,7 +144,11 @@ export class HashPool {
       if (!thread) { thread = this.pick(true); thread.streams++; }
       return thread;
     };
-    const finish = () => { if (!done && thread) { done = true; thread.streams--; } done = true; };
+    /** Ends the stream here; the thread holding it counts one stream less. */
+    const finish = () => {
+      if (!done && thread) thread.streams--;
+      done = true;
+    };
     return {
       update: async (data) => {
         if (done) throw new Error('hash stream already finished');
@@ -155,7 +161,7 @@ export class HashPool {
       digest: async () => {
         if (done) throw new Error('hash stream already finished');
         // Nothing was ever given: no thread holds this stream.
-        if (!thread) { done = true; return createHash(algorithm).digest('hex'); }
+        if (!thread) { finish(); return createHash(algorithm).digest('hex'); }
         const t = thread;
         finish();
         const id = this.nextId++;
