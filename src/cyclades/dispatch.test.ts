@@ -85,3 +85,35 @@ describe('an unreachable Ganeti RAPI during create', () => {
     assert.deepEqual([q['cyclades.vm']!.usage, q['cyclades.vm']!.pending, q['cyclades.cpu']!.usage], [0, 0, 0]);
   });
 });
+
+describe('a creation interrupted before it reached its backend', () => {
+  let t: TestNode;
+  before(async () => {
+    t = await startTestNode({ settings: { 'cyclades.build_timeout_s': 1, 'cyclades.fake_job_ms': 20 } });
+    await withCyclades(t, async (c) => {
+      await c.backends.add({ clustername: `interrupted-${process.pid}.fake`, driver: 'fake' });
+      await c.flavors.create([1], [512], [1], ['file']);
+    });
+  });
+  after(() => t.close());
+
+  it('is put in ERROR by the dispatcher, its commission rejected', async () => {
+    const u = await storeUser(t, 'interrupted');
+    // What a node killed between recording the server and submitting its job leaves behind.
+    const id = await withCyclades(t, async (c) => {
+      const serial = await c.charges.issue({ id: 0, user_id: u.uuid, project: u.uuid }, 'create', { 'cyclades.vm': 1 });
+      const now = Date.now() - 5000;
+      const sid = await c.store.addServer({
+        user_id: u.uuid, project: u.uuid, name: 'orphaned build', flavor_id: 1, target_flavor_id: null, image_id: 'x', image: '{"id":"x"}', backend_id: 1,
+        operstate: 'BUILD', action: 'BUILD', task_state: 'BUILDING', job_id: null, job_opcode: '', job_status: '', job_log: '', backend_time: 0, serial,
+        buildpercentage: 0, suspended: 0, deleted: 0, key_names: '[]', charged: '{}', firewall_profile: '', error_reason: '', created_at: now, updated_at: now,
+      });
+      await c.store.transaction((tx) => c.charges.record(tx, serial, sid, 'BUILD', { 'cyclades.vm': 1 }));
+      return sid;
+    });
+    assert.equal((await computeQuota(t, u))['cyclades.vm']!.pending, 1);
+    const s = await waitForServer(t, u.token, id, ['ERROR'], 15_000);
+    assert.match(s.fault.message, /interrupted/);
+    assert.equal((await computeQuota(t, u))['cyclades.vm']!.pending, 0);
+  });
+});

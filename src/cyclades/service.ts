@@ -59,7 +59,7 @@ export async function openCyclades(opts: CycladesOptions): Promise<Cyclades> {
     maxMetadata: settings.int('cyclades.max_metadata'), retryLimit: settings.int('cyclades.job_retry_limit'),
   }, opts.log);
   const tags = new Tags(store, backends, bus, (id) => servers.instanceName(id));
-  const dispatcher = new Dispatcher(store, backends, charges, bus, tags, { rescanMs: 5000, waitS: 30 }, opts.log);
+  const dispatcher = new Dispatcher(store, backends, charges, bus, tags, { rescanMs: 5000, waitS: 30, buildTimeoutMs: settings.int('cyclades.build_timeout_s') * 1000 }, opts.log);
   return {
     database, store, backends, flavors: new Flavors(store), keypairs: new Keypairs(store), servers, tags, charges, dispatcher, bus,
     async close() {

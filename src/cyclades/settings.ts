@@ -18,6 +18,7 @@ export const cycladesSettings: ComponentSettings = {
     'cyclades.fake_cpus': { type: 'int', default: 32, min: 1, description: 'CPUs of each simulated (fake) cluster' },
     'cyclades.rapi_timeout_ms': { type: 'int', default: 30000, min: 100, description: 'Timeout of one Ganeti RAPI request' },
     'cyclades.job_retry_limit': { type: 'int', default: 5, min: 0, description: 'How many times a job submission is retried while a backend is unreachable before the server goes to ERROR' },
+    'cyclades.build_timeout_s': { type: 'int', default: 600, min: 1, description: 'A server still without a backend job this long after its creation is put in ERROR (its creation was interrupted)' },
     'cyclades.max_personality': { type: 'int', default: 5, min: 0, description: 'Most personality files a server create may carry' },
     'cyclades.max_personality_size': { type: 'int', default: 10240, min: 0, description: 'Largest personality file, in bytes' },
     'cyclades.max_metadata': { type: 'int', default: 10, min: 0, description: 'Most metadata items a server may have' },

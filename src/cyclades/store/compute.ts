@@ -109,6 +109,12 @@ export class ComputeStore {
       .where('job_status', 'not in', ['success', 'error', 'canceled']).orderBy('id').execute();
   }
 
+  /** Servers still building that never got a job and were created before `before` (their creation was interrupted). */
+  stuckBuilds(before: number): Promise<ServerRow[]> {
+    return this.db.selectFrom('servers').selectAll().where('operstate', '=', 'BUILD').where('deleted', '=', 0)
+      .where('job_id', 'is', null).where('created_at', '<', before).execute();
+  }
+
   // Metadata
   async metadata(ids: number[]): Promise<Map<number, Record<string, string>>> {
     const out = new Map<number, Record<string, string>>();
