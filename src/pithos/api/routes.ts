@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { Busboy, type BusboyHeaders } from '@fastify/busboy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, BadRequest, Unauthorized } from '../../common/errors.js';
 import type { IdentityClient } from '../../common/identity.js';
@@ -25,6 +26,26 @@ const names = (request: FastifyRequest) => {
 };
 // Bodies are never buffered: a parsed stream when labelled, else the raw request.
 const bodyStream = (request: FastifyRequest): Readable => (request.body instanceof Readable ? request.body : request.raw);
+
+/** The named file field of a multipart form, as a stream (other fields and files are discarded). */
+function formFile(request: FastifyRequest, field: string): Promise<{ stream: Readable; mimeType: string }> {
+  return new Promise((resolve, reject) => {
+    let parser;
+    try {
+      parser = Busboy({ headers: request.headers as BusboyHeaders, limits: { files: 1, fields: 100 } });
+    } catch (err) {
+      reject(new BadRequest(`Malformed form: ${(err as Error).message}`));
+      return;
+    }
+    let found = false;
+    parser.on('file', (name, stream, _filename, _encoding, mimeType) => {
+      if (name === field && !found) { found = true; resolve({ stream, mimeType }); } else stream.resume();
+    });
+    parser.on('finish', () => { if (!found) reject(new BadRequest(`Missing ${field} field`)); });
+    parser.on('error', (err) => { if (!found) reject(new BadRequest(`Malformed form: ${(err as Error).message}`)); });
+    bodyStream(request).pipe(parser);
+  });
+}
 
 async function readJson(request: FastifyRequest, limit = 16 * 1024 * 1024): Promise<unknown> {
   const chunks: Buffer[] = [];
@@ -370,6 +391,13 @@ export async function objectApi(app: FastifyInstance, deps: ObjectApiDeps): Prom
     },
     POST: async (request, reply) => {
       const { account, container, name } = names(request);
+      const type = request.headers['content-type'];
+      if (typeof type === 'string' && type.toLowerCase().startsWith('multipart/form-data')) {
+        // An HTML form upload: the object's bytes are the X-Object-Data file field, streamed in.
+        const file = await formFile(request, 'X-Object-Data');
+        const r = await objects.putObjectStream(userOf(request).uuid, account, container, name, file.stream, { contentType: file.mimeType || 'application/octet-stream', meta: {} });
+        return reply.code(201).header('ETag', r.etag).header('X-Object-Version', String(r.version)).type('text/plain; charset=utf-8').send(r.etag);
+      }
       checkSharingRights(request);
       await applySharing(request);
       const attrs = attrsFrom(request);
