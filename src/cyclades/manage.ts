@@ -147,7 +147,7 @@ export function cycladesCommands(manage: Command, ctx: Ctx): void {
       const backends = new Map((await cy.backends.list()).map((b) => [Number(b.id), b]));
       const b = vm.backend_id === null ? undefined : backends.get(Number(vm.backend_id));
       const instance = b ? (await cy.backends.driver(b).listInstances()).find((i) => i.name === cy.servers.instanceName(Number(vm.id))) : undefined;
-      const serials = await cy.store.db.selectFrom('quota_serials').selectAll().where('server_id', '=', Number(vm.id)).orderBy('serial').execute();
+      const serials = await cy.store.serialsOf(Number(vm.id));
       c.print(renderObject({
         ...serverRow(vm, backends), instance_name: cy.servers.instanceName(Number(vm.id)),
         backend_view: instance ?? 'not on the backend', commissions: serials.map((s) => `${s.serial} ${s.action} ${s.accept === null ? 'pending' : s.accept ? 'accept' : 'reject'}${s.resolved ? '' : ' (unresolved)'}`),

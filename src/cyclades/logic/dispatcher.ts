@@ -3,6 +3,7 @@ import { BackendRefused, isFinal, type JobState } from '../backends/compute-back
 import type { ComputeStore, ServerRow } from '../store/compute.js';
 import type { Backends } from './backends.js';
 import type { EventBus, JobSubmitted } from './bus.js';
+import { failCreation } from './servers.js';
 import type { Tags } from './tags.js';
 import type { Charges } from './charges.js';
 import { isEmpty } from './resources.js';
@@ -60,7 +61,10 @@ export class Dispatcher {
     for (const vm of await this.store.serversWithOpenJobs()) {
       if (vm.backend_id !== null && vm.job_id !== null) this.follow({ backendId: Number(vm.backend_id), jobId: Number(vm.job_id), serverId: Number(vm.id) });
     }
-    for (const vm of await this.store.stuckBuilds(Date.now() - this.opts.buildTimeoutMs)) await this.failInterrupted(vm);
+    for (const vm of await this.store.stuckBuilds(Date.now() - this.opts.buildTimeoutMs)) {
+      await failCreation(this.store, this.charges, Number(vm.id), 'Server creation was interrupted before it reached its backend');
+      this.log.warn({ server: vm.id }, 'server creation was interrupted before it reached its backend');
+    }
     for (const t of await this.store.openTagJobs()) {
       if (t.backend_id !== null && t.job_id !== null) this.follow({ backendId: Number(t.backend_id), jobId: Number(t.job_id), serverId: Number(t.server_id) });
     }
@@ -170,17 +174,6 @@ export class Dispatcher {
     });
     this.applied++;
     return true;
-  }
-
-  /** A creation that never reached its backend (the node stopped before submitting it): ERROR, commission rejected. */
-  private async failInterrupted(vm: ServerRow): Promise<void> {
-    const reason = 'Server creation was interrupted before it reached its backend';
-    await this.store.transaction(async (tx) => {
-      await tx.updateServer(Number(vm.id), { operstate: 'ERROR', task_state: '', serial: null, error_reason: reason, job_log: reason, updated_at: Date.now() });
-      await tx.addDiagnostic({ server_id: Number(vm.id), source: 'cyclades', level: 'ERROR', message: 'Server creation failed', details: reason, created_at: Date.now() });
-    });
-    await this.charges.abandon(vm.serial === null ? null : Number(vm.serial));
-    this.log.warn({ server: vm.id }, reason);
   }
 
   /**

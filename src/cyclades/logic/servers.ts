@@ -159,19 +159,9 @@ export class Servers {
         this.retries.add(t);
         return;
       }
-      await this.failBuild(id, `Could not create the server on its backend: ${(err as Error).message}`);
+      await failCreation(this.store, this.charges, id, `Could not create the server on its backend: ${(err as Error).message}`);
+      this.log.warn({ server: id, err: (err as Error).message }, 'server creation failed');
     }
-  }
-
-  /** A creation that never reached the backend: ERROR with the reason, its commission rejected. */
-  async failBuild(id: number, reason: string): Promise<void> {
-    const vm = await this.store.server(id);
-    if (!vm) return;
-    await this.store.addDiagnostic({ server_id: id, source: 'cyclades', level: 'ERROR', message: 'Server creation failed', details: reason, created_at: Date.now() });
-    await this.store.updateServer(id, { operstate: 'ERROR', task_state: '', error_reason: reason, job_log: reason, updated_at: Date.now() });
-    if (vm.serial !== null) await this.charges.abandon(Number(vm.serial));
-    await this.store.updateServer(id, { serial: null });
-    this.log.warn({ server: id, reason }, 'server creation failed');
   }
 
   async start(user: string, id: number): Promise<void> {
@@ -361,6 +351,20 @@ export class Servers {
   private checkMetadata(meta: Record<string, string>): void {
     if (Object.keys(meta).length > this.opts.maxMetadata) throw new OverLimit(`Maximum number of metadata items exceeded (${this.opts.maxMetadata})`);
   }
+}
+
+/**
+ * A creation that never reached its backend (refused, unreachable, or interrupted by a stop of the
+ * node): ERROR with the reason in its diagnostics, its commission rejected.
+ */
+export async function failCreation(store: ComputeStore, charges: Charges, id: number, reason: string): Promise<void> {
+  const vm = await store.server(id);
+  if (!vm) return;
+  await store.transaction(async (tx) => {
+    await tx.addDiagnostic({ server_id: id, source: 'cyclades', level: 'ERROR', message: 'Server creation failed', details: reason, created_at: Date.now() });
+    await tx.updateServer(id, { operstate: 'ERROR', task_state: '', serial: null, error_reason: reason, job_log: reason, updated_at: Date.now() });
+  });
+  await charges.abandon(vm.serial === null ? null : Number(vm.serial));
 }
 
 function imageSummary(image: ImageInfo): Record<string, unknown> {

@@ -180,6 +180,9 @@ export class ComputeStore {
   serialOfJob(serverId: number, jobId: number): Promise<SerialRow | undefined> {
     return this.db.selectFrom('quota_serials').selectAll().where('server_id', '=', serverId).where('job_id', '=', jobId).executeTakeFirst();
   }
+  serialsOf(serverId: number): Promise<SerialRow[]> {
+    return this.db.selectFrom('quota_serials').selectAll().where('server_id', '=', serverId).orderBy('serial').execute();
+  }
   openSerials(serverId?: number): Promise<SerialRow[]> {
     let q = this.db.selectFrom('quota_serials').selectAll().where('resolved', '=', 0);
     if (serverId !== undefined) q = q.where('server_id', '=', serverId);
