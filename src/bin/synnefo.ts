@@ -48,6 +48,7 @@ dirOptions(program.command('up').description('start every role in one process on
     const lines = [
       '', `Synnefo is up at ${base}`,
       `  identity (Keystone v2.0): ${base}/astakos/identity/v2.0`,
+      `  compute (Nova v2.0): ${base}/cyclades/compute/v2.0 (a new cloud places servers on a simulated backend, where nothing boots; see synnefo manage backend-list)`,
       `  roles: ${node.roles.join(', ')}`,
       `  data: ${node.context.dataDir}   settings: ${node.context.configDir}`,
     ];
