@@ -182,7 +182,10 @@ for (const db of dbTargets()) for (const driver of driversUnderTest(db.name.slic
   });
 
   it('tags: given at creation, added, checked, replaced and removed, each set on the instance by a job', async () => {
-    const res = await create(owner, { name: 'tagged', imageRef: image, flavorRef: small, tags: ['web tier'] });
+    // With a key too: it travels to the instance as a personality file (a parameter the OS accepts).
+    const key = await call(`${api}/os-keypairs`, { token: owner.token, json: { keypair: { name: `k-${driver.name.length}` } } });
+    assert.equal(key.status, 201, key.text);
+    const res = await create(owner, { name: 'tagged', imageRef: image, flavorRef: small, tags: ['web tier'], key_name: key.json.keypair.name });
     assert.equal(res.status, 202, res.text);
     const id = res.json.server.id as number;
     await waitForServer(t, owner.token, id, ['ACTIVE']);

@@ -127,14 +127,18 @@ export class Servers {
       throw err;
     }
     const adminPass = generatePassword();
+    // The keys reach the server as a personality file, which snf-image writes like any other.
+    const files: Personality[] = [...req.personality];
+    if (keys.length) {
+      files.push({ path: '/root/.ssh/authorized_keys', contents: Buffer.from(keys.map((k) => k.public_key).join('\n') + '\n').toString('base64'), owner: 'root', group: 'root', mode: 0o600 });
+    }
     const spec: InstanceSpec = {
       name: this.instanceName(id), vcpus: flavor.cpu, memoryMiB: flavor.ram, diskTemplate: flavor.disk_template,
       disks: [{ sizeMiB: flavor.disk * 1024 }], nics: [], os: this.opts.osProvider,
       osparams: { img_id: image.location || image.id, img_format: image.disk_format, img_properties: JSON.stringify(image.properties) },
       osparamsSecret: {
         img_passwd: adminPass,
-        ...(keys.length ? { img_ssh_keys: keys.map((k) => k.public_key).join('\n') } : {}),
-        ...(req.personality.length ? { img_personality: JSON.stringify(req.personality) } : {}),
+        ...(files.length ? { img_personality: JSON.stringify(files) } : {}),
       },
       hvparams: {}, tags: [`synnefo:user:${user.uuid}`],
     };
