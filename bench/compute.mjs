@@ -23,10 +23,9 @@ import { mkdtempSync, writeFileSync, rmSync, mkdirSync, existsSync, readFileSync
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createServer } from 'node:net';
+import { freePort, withPgDatabase } from './lib.mjs';
 import { promisify } from 'node:util';
 import http from 'node:http';
-import pg from 'pg';
 
 const execFileP = promisify(execFile);
 
@@ -133,7 +132,6 @@ async function pool(total, concurrency, op) {
 // ---------------------------------------------------------------------------------------------
 // A `synnefo serve` process with its own data and config dirs
 
-const freePort = () => new Promise((res) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); }); });
 
 async function withServer({ databaseUrl, fakeJobMs, label, extraConf = '' }, f) {
   const dir = mkdtempSync(join(tmpdir(), 'snf-bench-compute-'));
@@ -559,27 +557,12 @@ async function benchGaneti(db, databaseUrl) {
 
 /** Each run gets an empty database: SQLite files in its temp dir, or a fresh PostgreSQL database. */
 async function benchAll(db, ganeti) {
-  const fresh = (f) => (db === 'PostgreSQL' ? withPgDatabase(f) : f(''));
+  const fresh = (f) => (db === 'PostgreSQL' ? withPgDatabase(pgAdmin, f) : f(''));
   if (ONLY.has('fake')) await fresh((u) => benchFake(db, u));
   if (ONLY.has('seed')) await fresh((u) => benchSeeded(db, u));
   if (ONLY.has('ganeti') && ganeti) await fresh((u) => benchGaneti(db, u));
 }
 
-/** Runs `f` with the URL of a fresh PostgreSQL database, dropped afterwards. */
-async function withPgDatabase(f) {
-  const name = `snf_bench_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
-  const admin = new pg.Client({ connectionString: pgAdmin });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const u = new URL(pgAdmin);
-  u.pathname = `/${name}`;
-  try {
-    await f(u.toString());
-  } finally {
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
-  }
-}
 
 /** What one durable commit costs on this disk (SQLite, WAL, synchronous = FULL, as the services open it): it bounds the SQLite figures. */
 async function commitCost() {

@@ -7,9 +7,8 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createServer } from 'node:net';
+import { freePort, withPgDatabase } from './lib.mjs';
 import http from 'node:http';
-import pg from 'pg';
 
 // A keep-alive HTTP client: the load generator shares the machine, so it should cost little.
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
@@ -38,7 +37,6 @@ const N = Number(opt('n', 2000));
 const C = Number(opt('c', 16));
 const USERS = 50;
 
-const freePort = () => new Promise((res) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); }); });
 
 async function withServer(databaseUrl, f) {
   const dir = mkdtempSync(join(tmpdir(), 'snf-bench-'));
@@ -148,23 +146,8 @@ await bench('SQLite (embedded default)', '');
 console.log('\nSQLite, in-process client');
 await benchInProcess('');
 const pgAdmin = opt('pg', process.env.SNF_TEST_PG_URL);
-/** Runs `f` with the URL of a fresh PostgreSQL database, dropped afterwards. */
-async function withPgDatabase(f) {
-  const name = `snf_bench_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
-  const admin = new pg.Client({ connectionString: pgAdmin });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const u = new URL(pgAdmin);
-  u.pathname = `/${name}`;
-  try {
-    await f(u.toString());
-  } finally {
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
-  }
-}
 if (pgAdmin) {
-  await withPgDatabase((url) => bench('PostgreSQL', url));
+  await withPgDatabase(pgAdmin, (url) => bench('PostgreSQL', url));
   console.log('\nPostgreSQL, in-process client');
-  await withPgDatabase((url) => benchInProcess(url));
+  await withPgDatabase(pgAdmin, (url) => benchInProcess(url));
 }
