@@ -7,24 +7,21 @@ import { InProcessQuotaClient } from '../astakos/logic/quota-client.js';
 import { reconcileCommissions } from '../astakos/logic/reconcile.js';
 import type { CommissionResolver } from '../common/quota.js';
 import type { ManageContext } from '../node/manage.js';
-import type { ImageClient } from '../common/image.js';
 import { CYCLADES_COMPONENT } from './component.js';
 import { importServer } from './logic/admin.js';
 import { reconcileServers } from './logic/reconcile.js';
 import { apiStatus } from './logic/states.js';
-import { openCyclades, type Cyclades } from './service.js';
+import { NO_IMAGES, openCyclades, type Cyclades } from './service.js';
 import type { BackendRow, ServerRow } from './store/compute.js';
 
 type Ctx = (action: (ctx: ManageContext, ...args: any[]) => Promise<void>) => (...args: any[]) => Promise<void>;
-/** Admin commands create no servers from images; image ids given to them are taken as they are. */
-const noImages: ImageClient = { image: async () => { throw new Error('image lookups are not available in the admin tool'); } };
 const fmt = (o: { outputFormat?: string }) => (o.outputFormat ?? 'pretty') as OutputFormat;
 
 /** Opens the compute service (with its quota client and image registry) for one command. */
 async function using<T>(c: ManageContext, f: (cy: Cyclades, a: Astakos) => Promise<T>): Promise<T> {
   const astakos = await openAstakos({ settings: c.settings, dataDir: c.dataDir, secretKey: c.secretKey, log: c.log, baseUrl: c.baseUrl });
   try {
-    const cy = await openCyclades({ settings: c.settings, dataDir: c.dataDir, secretKey: c.secretKey, log: c.log, quota: new InProcessQuotaClient(CYCLADES_COMPONENT.name, astakos), images: noImages });
+    const cy = await openCyclades({ settings: c.settings, dataDir: c.dataDir, secretKey: c.secretKey, log: c.log, quota: new InProcessQuotaClient(CYCLADES_COMPONENT.name, astakos), images: NO_IMAGES });
     try { return await f(cy, astakos); } finally { await cy.close(); }
   } finally {
     await astakos.close();

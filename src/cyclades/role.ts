@@ -9,7 +9,7 @@ import type { NodeContext, Role } from '../node/role.js';
 import { openPlankton } from '../plankton/service.js';
 import { computeApi, computeVersions } from './api/compute.js';
 import { CYCLADES_COMPONENT } from './component.js';
-import { bootstrapCompute, openCyclades, type Cyclades } from './service.js';
+import { bootstrapCompute, NO_IMAGES, openCyclades, type Cyclades } from './service.js';
 import { cycladesSettings } from './settings.js';
 import { cycladesMigrations } from './store/migrations.js';
 
@@ -26,8 +26,6 @@ function computeOf(ctx: NodeContext, images: ImageClient): Promise<Cyclades> {
   return c;
 }
 
-/** A dispatcher never creates servers, so it needs no image lookups. */
-const noImages: ImageClient = { image: async () => { throw new Error('the dispatcher does not look up images'); } };
 
 /** The compute role (Cyclades): servers, flavors, keypairs, and the image service (Plankton). */
 export const cycladesRole: Role = {
@@ -79,7 +77,7 @@ export const dispatcherRole: Role = {
   after: ['astakos', 'cyclades'],
   async start(ctx) {
     const shared = opened.has(ctx);
-    const cyclades = await computeOf(ctx, noImages);
+    const cyclades = await computeOf(ctx, NO_IMAGES);
     await cyclades.dispatcher.start();
     return {
       async routes() { /* no HTTP API */ },

@@ -82,6 +82,9 @@ for (const db of dbTargets()) for (const driver of driversUnderTest(db.name.slic
     assert.equal(q['cyclades.total_cpu']!.usage, 1, 'but not the totals');
     assert.equal((await instance(s.id))?.running, false, 'the backend stopped it');
 
+    assert.equal((await action(u, s.id, { resize: { flavorRef: 99999 } })).status, 400, 'an unknown flavor');
+    assert.equal((await action(u, s.id, { resize: { flavorRef: small } })).status, 400, 'the flavor it already has');
+    assert.equal((await action(u, s.id, { resize: {} })).status, 400, 'no flavorRef');
     assert.equal((await action(u, s.id, { resize: { flavorRef: large } })).status, 202);
     const resized = await waitForServer(t, u.token, s.id, ['STOPPED']);
     assert.equal(resized.flavor.id, large);
@@ -145,6 +148,15 @@ for (const db of dbTargets()) for (const driver of driversUnderTest(db.name.slic
       assert.equal(res.status, 400, `${JSON.stringify(body)}: ${res.text}`);
       assert.match(res.json.badRequest.message, message);
     }
+    const tooMany = Object.fromEntries(Array.from({ length: 11 }, (_, i) => [`k${i}`, 'v']));
+    const meta = await create(u, { name: 'x', imageRef: image, flavorRef: small, metadata: tooMany });
+    assert.equal(meta.status, 400);
+    assert.match(meta.json.badRequest.message, /more than 10 metadata items/);
+    const files = Array.from({ length: 6 }, (_, i) => ({ path: `/etc/f${i}`, contents: '' }));
+    assert.equal((await create(u, { name: 'x', imageRef: image, flavorRef: small, personality: files })).status, 413, 'more than 5 personality files');
+    const big = [{ path: '/etc/big', contents: Buffer.alloc(10241).toString('base64') }];
+    assert.equal((await create(u, { name: 'x', imageRef: image, flavorRef: small, personality: big })).status, 413, 'a personality file over 10240 bytes');
+    assert.equal((await create(u, { name: 'x', imageRef: image, flavorRef: small, project: '00000000-0000-0000-0000-000000000000' })).status, 403, 'a project the user is not in');
     const notJson = await call(`${api}/servers`, { token: u.token, body: '{oops', headers: { 'content-type': 'application/json' } });
     assert.equal(notJson.status, 400);
     assert.deepEqual((await call(`${api}/servers`, { token: u.token })).json.servers, []);

@@ -17,6 +17,9 @@ import { ComputeStore } from './store/compute.js';
 import { cycladesMigrations } from './store/migrations.js';
 import type { CycladesDB } from './store/schema.js';
 
+/** For processes that never create servers (the admin tool, a lone dispatcher): image lookups are refused. */
+export const NO_IMAGES: ImageClient = { image: async () => { throw new Error('image lookups are not available in this process'); } };
+
 /** The compute service's logic over its database and backends, for the role and the admin tool. */
 export interface Cyclades {
   database: Database<CycladesDB>;

@@ -13,20 +13,12 @@ export class Charges {
   constructor(private readonly store: ComputeStore, private readonly quota: QuotaClient, private readonly log: Logger) {}
 
   /** Issues a commission charging `quantities` to the server's project (negative ones release, forced). */
-  async issue(vm: Pick<ServerRow, 'id' | 'user_id' | 'project'>, action: string, quantities: Quantities): Promise<number | null> {
+  async issue(vm: Pick<ServerRow, 'id' | 'user_id' | 'project'>, action: string, quantities: Quantities, { force = false } = {}): Promise<number | null> {
     const q = nonZero(quantities);
     if (isEmpty(q)) return null;
     const provisions = Object.entries(q).flatMap(([resource, n]) => chargeProvisions(vm.user_id, vm.project, resource, n));
-    const force = Object.values(q).every((n) => n <= 0);
-    return this.quota.issueCommission({ provisions, name: `cyclades: ${action} server ${vm.id}`, force });
-  }
-
-  /** Issues a commission that must succeed whatever the limits (reconciliation follows the cluster's facts). */
-  async issueForced(vm: Pick<ServerRow, 'id' | 'user_id' | 'project'>, action: string, quantities: Quantities): Promise<number | null> {
-    const q = nonZero(quantities);
-    if (isEmpty(q)) return null;
-    const provisions = Object.entries(q).flatMap(([resource, n]) => chargeProvisions(vm.user_id, vm.project, resource, n));
-    return this.quota.issueCommission({ provisions, name: `cyclades: ${action} server ${vm.id}`, force: true });
+    // Releases never exceed a limit; `force` makes charges pass too (reconciliation follows the cluster's facts).
+    return this.quota.issueCommission({ provisions, name: `cyclades: ${action} server ${vm.id}`, force: force || Object.values(q).every((n) => n <= 0) });
   }
 
   /** Issues the commission that moves everything a server holds from its project to another. */
@@ -77,17 +69,25 @@ export class Charges {
     });
   }
 
-  /** Gives back everything a deleted server holds: one forced commission, recorded, then accepted. */
-  async releaseServer(vm: ServerRow): Promise<void> {
-    const quantities = negate(JSON.parse(vm.charged) as Quantities);
-    if (isEmpty(quantities)) return;
-    const serial = await this.issue(vm, 'destroy', quantities);
-    if (serial === null) return;
+  /**
+   * Changes what a server holds by a forced commission, recorded and decided in the same
+   * transaction as the server's other `changes`, then accepted.
+   */
+  async adjust(vm: ServerRow, action: string, quantities: Quantities, changes: Partial<ServerRow> = {}): Promise<void> {
+    const serial = await this.issue(vm, action, quantities, { force: true });
     await this.store.transaction(async (tx) => {
-      await this.record(tx, serial, Number(vm.id), 'DESTROY', quantities);
-      await tx.updateSerial(serial, { accept: 1 });
-      await tx.updateServer(Number(vm.id), { charged: '{}' });
+      let charged = vm.charged;
+      if (serial !== null) {
+        await this.record(tx, serial, Number(vm.id), action.toUpperCase(), quantities);
+        charged = await this.decide(tx, serial, true, charged);
+      }
+      await tx.updateServer(Number(vm.id), { ...changes, charged });
     });
-    await this.resolve([serial]);
+    if (serial !== null) await this.resolve([serial]);
+  }
+
+  /** Gives back everything a deleted server holds. */
+  releaseServer(vm: ServerRow): Promise<void> {
+    return this.adjust(vm, 'destroy', negate(JSON.parse(vm.charged) as Quantities));
   }
 }

@@ -3,7 +3,7 @@ import { isFinal, type InstanceInfo } from '../backends/compute-backend.js';
 import type { ComputeStore, ServerRow } from '../store/compute.js';
 import type { Backends } from './backends.js';
 import type { Charges } from './charges.js';
-import { runningResources, serverResources, negate, add, type Quantities } from './resources.js';
+import { runningResources, serverResources, negate, add } from './resources.js';
 import type { Servers } from './servers.js';
 
 /** One difference between the database and a backend. */
@@ -56,7 +56,7 @@ export async function reconcileServers(deps: { store: ComputeStore; backends: Ba
       const clusterState = inst.running ? 'STARTED' : 'STOPPED';
       if ((vm.operstate === 'STARTED' || vm.operstate === 'STOPPED' || vm.operstate === 'ERROR') && vm.operstate !== clusterState) {
         const d: ServerDrift = { kind: 'state', backend: Number(b.id), server: Number(vm.id), instance: name, database: vm.operstate, cluster: clusterState, fixed: false };
-        if (opts.fix) { await setState(store, charges, vm, clusterState, flavors.get(Number(vm.flavor_id))!); d.fixed = true; }
+        if (opts.fix) { await setState(charges, vm, clusterState, flavors.get(Number(vm.flavor_id))!); d.fixed = true; }
         drifts.push(d);
       }
       const flavor = flavors.get(Number(vm.flavor_id));
@@ -66,7 +66,7 @@ export async function reconcileServers(deps: { store: ComputeStore; backends: Ba
         if (opts.fix && match) {
           const now = (await store.server(Number(vm.id)))!;
           const running = now.operstate === 'STARTED';
-          await adjust(store, charges, now, add(serverResources(match, running), negate(serverResources(flavor, running))), 'flavor', { flavor_id: Number(match.id) });
+          await charges.adjust(now, 'flavor', add(serverResources(match, running), negate(serverResources(flavor, running))), { flavor_id: Number(match.id), updated_at: Date.now() });
           d.fixed = true;
         }
         drifts.push(d);
@@ -95,25 +95,11 @@ async function markGone(store: ComputeStore, charges: Charges, vm: ServerRow): P
     await tx.updateServer(Number(vm.id), { operstate: 'DESTROYED', deleted: 1, task_state: '', serial: null, job_log: 'Instance missing from its backend (reconciled)', updated_at: Date.now() });
   });
   await charges.resolve(open.map((s) => Number(s.serial)));
-  await adjust(store, charges, { ...vm, deleted: 1 }, negate(JSON.parse(vm.charged) as Quantities), 'reconcile', {});
+  await charges.releaseServer({ ...vm, deleted: 1 });
 }
 
-async function setState(store: ComputeStore, charges: Charges, vm: ServerRow, state: 'STARTED' | 'STOPPED', flavor: { cpu: number; ram: number }): Promise<void> {
+async function setState(charges: Charges, vm: ServerRow, state: 'STARTED' | 'STOPPED', flavor: { cpu: number; ram: number }): Promise<void> {
   const wasRunning = vm.operstate === 'STARTED';
   const q = state === 'STARTED' && !wasRunning ? runningResources(flavor) : state === 'STOPPED' && wasRunning ? negate(runningResources(flavor)) : {};
-  await adjust(store, charges, vm, q, 'reconcile', { operstate: state });
-}
-
-/** Changes what a server holds by a forced commission recorded with the change, then accepted. */
-async function adjust(store: ComputeStore, charges: Charges, vm: ServerRow, q: Quantities, action: string, changes: Partial<ServerRow>): Promise<void> {
-  const serial = await charges.issueForced(vm, action, q);
-  await store.transaction(async (tx) => {
-    let charged = vm.charged;
-    if (serial !== null) {
-      await charges.record(tx, serial, Number(vm.id), action.toUpperCase(), q);
-      charged = await charges.decide(tx, serial, true, charged);
-    }
-    await tx.updateServer(Number(vm.id), { ...changes, charged, updated_at: Date.now() });
-  });
-  if (serial !== null) await charges.resolve([serial]);
+  await charges.adjust(vm, 'reconcile', q, { operstate: state, updated_at: Date.now() });
 }

@@ -353,7 +353,7 @@ export class Servers {
   }
 
   private checkMetadata(meta: Record<string, string>): void {
-    if (Object.keys(meta).length > this.opts.maxMetadata) throw new OverLimit(`Maximum number of metadata items exceeded (${this.opts.maxMetadata})`);
+    if (Object.keys(meta).length > this.opts.maxMetadata) throw new BadRequest(`Virtual Machines cannot have more than ${this.opts.maxMetadata} metadata items`);
   }
 }
 
