@@ -1,8 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { call, startTestNode, withAstakos, type TestNode } from '../test/harness.js';
+import { call, withAstakos, type TestNode } from '../test/harness.js';
 import { storeUser, type StoreUser } from '../test/object-store.js';
-import { registerImage, waitForServer, withCyclades } from '../test/compute.js';
+import { registerImage, startComputeNode, waitForServer } from '../test/compute.js';
 import { InProcessQuotaClient } from '../astakos/logic/quota-client.js';
 
 /** What a project grants; the hidden totals (total_cpu, total_ram) are unlimited in every project. */
@@ -17,11 +17,7 @@ describe('console, firewall profile and reassignment to a project', () => {
   const action = (json: unknown) => api(`/servers/${server}/action`, { json });
 
   before(async () => {
-    t = await startTestNode({ settings: { 'cyclades.fake_job_ms': 20 } });
-    await withCyclades(t, async (c) => {
-      await c.backends.add({ clustername: `actions-${process.pid}.fake`, driver: 'fake' });
-      await c.flavors.create([1], [512], [1], ['file']);
-    });
+    t = await startComputeNode('actions');
     u = await storeUser(t, 'actions');
     image = await registerImage(t, u);
     const res = await api('/servers', { json: { server: { name: 'acts', imageRef: image, flavorRef: 1 } } });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { call, dbTargets, freePort, required, startTestNode, type TestNode } from '../test/harness.js';
 import { storeUser, type StoreUser } from '../test/object-store.js';
-import { computeQuota, registerImage, waitForServer, withCyclades } from '../test/compute.js';
+import { computeQuota, registerImage, startComputeNode, waitForServer, withCyclades } from '../test/compute.js';
 
 const AMQP_URL = process.env['SNF_TEST_AMQP_URL'] ?? 'amqp://guest:guest@127.0.0.1:5672/';
 
@@ -89,11 +89,7 @@ describe('an unreachable Ganeti RAPI during create', () => {
 describe('a creation interrupted before it reached its backend', () => {
   let t: TestNode;
   before(async () => {
-    t = await startTestNode({ settings: { 'cyclades.build_timeout_s': 1, 'cyclades.fake_job_ms': 20 } });
-    await withCyclades(t, async (c) => {
-      await c.backends.add({ clustername: `interrupted-${process.pid}.fake`, driver: 'fake' });
-      await c.flavors.create([1], [512], [1], ['file']);
-    });
+    t = await startComputeNode('interrupted', { settings: { 'cyclades.build_timeout_s': 1 } });
   });
   after(() => t.close());
 

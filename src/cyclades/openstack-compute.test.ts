@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { existsSync } from 'node:fs';
 import { call, required, startTestNode, type TestNode } from '../test/harness.js';
 import { storeUser, type StoreUser } from '../test/object-store.js';
-import { registerImage, waitForServer, withCyclades } from '../test/compute.js';
+import { registerImage, startComputeNode, waitForServer } from '../test/compute.js';
 
 const run = promisify(execFile);
 const OPENSTACK = '/usr/bin/openstack';
@@ -49,11 +49,7 @@ describe('the Debian openstack client against our compute API', { skip: missing 
   let u: StoreUser;
   let image: string;
   before(async () => {
-    t = await startTestNode({ settings: { 'cyclades.fake_job_ms': 30 } });
-    await withCyclades(t, async (c) => {
-      await c.backends.add({ clustername: `os-${process.pid}.fake`, driver: 'fake' });
-      await c.flavors.create([1], [1024], [10], ['file']);
-    });
+    t = await startComputeNode('osc', { flavor: [1, 1024, 10] });
     u = await storeUser(t, 'osc');
     image = await registerImage(t, u, 'debian-osc');
   });

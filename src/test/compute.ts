@@ -5,7 +5,7 @@ import { InProcessQuotaClient } from '../astakos/logic/quota-client.js';
 import { openCyclades, type Cyclades } from '../cyclades/service.js';
 import { isFinal, type ComputeBackend } from '../cyclades/backends/compute-backend.js';
 import type { FakeBackend } from '../cyclades/backends/fake.js';
-import { call, required, withAstakos, type TestNode } from './harness.js';
+import { call, required, startTestNode, withAstakos, type TestNode } from './harness.js';
 import { store, type StoreUser } from './object-store.js';
 
 /** Runs compute logic on a test node's database (to add backends and flavors, reconcile...). */
@@ -17,6 +17,17 @@ export async function withCyclades<T>(t: Pick<TestNode, 'node'>, f: (c: Cyclades
     quota: new InProcessQuotaClient('cyclades', astakos), images: { image: async () => undefined },
   });
   try { return await f(c); } finally { await c.close(); await astakos.close(); }
+}
+
+/** A test node with one simulated cluster (jobs of 20 ms) and one flavor: how most compute suites start. */
+export async function startComputeNode(label: string, opts: { settings?: Record<string, string | number>; flavor?: [cpu: number, ramMiB: number, diskGiB: number] } = {}): Promise<TestNode> {
+  const t = await startTestNode({ settings: { 'cyclades.fake_job_ms': 20, ...opts.settings } });
+  const [cpu, ram, disk] = opts.flavor ?? [1, 512, 1];
+  await withCyclades(t, async (c) => {
+    await c.backends.add({ clustername: `${label}-${process.pid}.fake`, driver: 'fake' });
+    await c.flavors.create([cpu], [ram], [disk], ['file']);
+  });
+  return t;
 }
 
 /** Uploads a small object into the user's `images` container and registers it as an image; returns its id. */
