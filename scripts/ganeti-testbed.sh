@@ -15,12 +15,16 @@
 #
 # `up` prints `cluster<i> https://<ip>:5080 <user> <password>` per cluster and writes the same
 # to /run/snf-ganeti-testbed.json. Must run as root. Environment overrides:
-# SNF_GANETI_RAPI_USER, SNF_GANETI_RAPI_PASSWORD, SNF_GANETI_NET (first two octets, 10.77).
+# SNF_GANETI_RAPI_USER, SNF_GANETI_RAPI_PASSWORD, SNF_GANETI_NET (first two octets, 10.77),
+# SNF_GANETI_BRIDGES (the bridges made in each cluster, "br0 prv0").
 set -euo pipefail
 
 NET=${SNF_GANETI_NET:-10.77}
 RAPI_USER=${SNF_GANETI_RAPI_USER:-snf}
 RAPI_PASS=${SNF_GANETI_RAPI_PASSWORD:-snf-testbed}
+# Ganeti refuses a bridged NIC whose bridge the node lacks: br0 is the cluster's default link
+# (and a public network's), prv0 the one Synnefo's MAC-filtered private networks share.
+BRIDGES=${SNF_GANETI_BRIDGES:-br0 prv0}
 STATE=/var/lib/snf-ganeti-testbed        # per-cluster Ganeti state (cluster<i>/...)
 RUNDIR=/run/snf-ganeti-testbed           # holder pid files and logs
 JSON=/run/snf-ganeti-testbed.json
@@ -94,6 +98,15 @@ config_url URL of a JSON configuration for the image
 EOF
 }
 
+ensure_bridges() { # the bridges instance NICs may use, in cluster $1's network namespace
+  local ns b
+  ns=$(ns_name "$1")
+  for b in $BRIDGES; do
+    ip netns exec "$ns" ip link show "$b" >/dev/null 2>&1 || ip netns exec "$ns" ip link add "$b" type bridge
+    ip netns exec "$ns" ip link set "$b" up
+  done
+}
+
 write_users() { # RAPI users file (ganeti-rapi notices changes by itself)
   local f="$STATE/cluster$1/lib/rapi/users"
   mkdir -p "$(dirname "$f")"
@@ -148,7 +161,7 @@ create() { # build cluster $1 from nothing
   ns=$(ns_name "$i"); hif=$(host_if "$i"); dir="$STATE/cluster$i"
   node=$(node_name "$i"); cluster=$(cluster_name "$i")
 
-  # Network: veth pair (host .1, node .2 as eth0 in the namespace) and br0 for instance NICs.
+  # Network: veth pair (host .1, node .2 as eth0 in the namespace) and bridges for instance NICs.
   ip netns add "$ns"
   ip link add "$hif" type veth peer name "${hif%-h}-n"
   ip link set "${hif%-h}-n" netns "$ns"
@@ -158,8 +171,7 @@ create() { # build cluster $1 from nothing
   ip netns exec "$ns" ip addr add "$(node_ip "$i")/24" dev eth0
   ip netns exec "$ns" ip link set eth0 up
   ip netns exec "$ns" ip link set lo up
-  ip netns exec "$ns" ip link add br0 type bridge
-  ip netns exec "$ns" ip link set br0 up
+  ensure_bridges "$i"
   mkdir -p "/etc/netns/$ns"
   printf '127.0.0.1 localhost\n%s %s node1\n%s %s\n' \
     "$(node_ip "$i")" "$node" "$NET.$i.3" "$cluster" >"/etc/netns/$ns/hosts"
@@ -209,6 +221,7 @@ cmd_up() {
   for i in $(seq 1 "$n"); do
     if holder_pid "$i" >/dev/null; then
       write_users "$i"
+      ensure_bridges "$i"   # clusters made before a bridge was added to BRIDGES get it too
       # Rebuild only a cluster whose RAPI stays silent for a minute, not a busy one.
       for _ in $(seq 1 4); do rapi_ok "$i" && continue 2; sleep 1; done
       log "cluster$i is there but its RAPI does not answer: rebuilding it"

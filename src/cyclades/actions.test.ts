@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, withAstakos, type TestNode } from '../test/harness.js';
 import { storeUser, type StoreUser } from '../test/object-store.js';
-import { registerImage, startComputeNode, waitForServer } from '../test/compute.js';
+import { memberProjects, registerImage, startComputeNode, waitForServer } from '../test/compute.js';
 import { InProcessQuotaClient } from '../astakos/logic/quota-client.js';
 
 /** What a project grants; the hidden totals (total_cpu, total_ram) are unlimited in every project. */
@@ -47,17 +47,8 @@ describe('console, firewall profile and reassignment to a project', () => {
   });
 
   it('reassign moves everything the server holds to another project of the user, and only to one', async () => {
-    const admin = await withAstakos(t, (a) => a.accounts.createUser({ email: `admin-${process.pid}@example.org`, password: 'a-password-1', active: true, admin: true }));
-    const account = (path: string, token: string, json?: unknown) => call(`${t.url}/astakos/account/v1.0${path}`, { token, ...(json ? { json } : {}) });
-    const resources = Object.fromEntries(RESOURCES.map((r) => [r, { project_capacity: 100 * 2 ** 30, member_capacity: 10 * 2 ** 30 }]));
-    const applied = await account('/projects', admin.token, { name: `lab-${process.pid}.example.org`, end_date: new Date(Date.now() + 30 * 86_400_000).toISOString(), resources });
-    assert.equal(applied.status, 201, applied.text);
-    const project = applied.json.id as string;
-    assert.equal((await account(`/projects/${project}/action`, admin.token, { approve: { app_id: applied.json.application } })).status, 200);
-    assert.equal((await account('/projects/memberships', admin.token, { enroll: { project, user: u.email } })).status, 200);
-
-    const stranger = await account('/projects', admin.token, { name: `other-${process.pid}.example.org`, end_date: new Date(Date.now() + 30 * 86_400_000).toISOString(), resources });
-    assert.equal((await action({ reassign: { project: stranger.json.id } })).status, 403, 'not a member of that project');
+    const { project, stranger } = await memberProjects(t, u, RESOURCES);
+    assert.equal((await action({ reassign: { project: stranger } })).status, 403, 'not a member of that project');
 
     const moved = await action({ reassign: { project } });
     assert.equal(moved.status, 200, moved.text);

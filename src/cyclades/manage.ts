@@ -9,16 +9,17 @@ import type { CommissionResolver } from '../common/quota.js';
 import type { ManageContext } from '../node/manage.js';
 import { CYCLADES_COMPONENT } from './component.js';
 import { importServer } from './logic/admin.js';
+import { networkCommands } from './manage-networks.js';
 import { reconcileServers } from './logic/reconcile.js';
 import { apiStatus } from './logic/states.js';
 import { NO_IMAGES, openCyclades, type Cyclades } from './service.js';
 import type { BackendRow, ServerRow } from './store/compute.js';
 
-type Ctx = (action: (ctx: ManageContext, ...args: any[]) => Promise<void>) => (...args: any[]) => Promise<void>;
-const fmt = (o: { outputFormat?: string }) => (o.outputFormat ?? 'pretty') as OutputFormat;
+export type Ctx = (action: (ctx: ManageContext, ...args: any[]) => Promise<void>) => (...args: any[]) => Promise<void>;
+export const fmt = (o: { outputFormat?: string }) => (o.outputFormat ?? 'pretty') as OutputFormat;
 
 /** Opens the compute service (with its quota client and image registry) for one command. */
-async function using<T>(c: ManageContext, f: (cy: Cyclades, a: Astakos) => Promise<T>): Promise<T> {
+export async function using<T>(c: ManageContext, f: (cy: Cyclades, a: Astakos) => Promise<T>): Promise<T> {
   const astakos = await openAstakos({ settings: c.settings, dataDir: c.dataDir, secretKey: c.secretKey, log: c.log, baseUrl: c.baseUrl });
   try {
     const cy = await openCyclades({ settings: c.settings, dataDir: c.dataDir, secretKey: c.secretKey, log: c.log, quota: new InProcessQuotaClient(CYCLADES_COMPONENT.name, astakos), images: NO_IMAGES });
@@ -28,7 +29,7 @@ async function using<T>(c: ManageContext, f: (cy: Cyclades, a: Astakos) => Promi
   }
 }
 
-const bool = (v: string | undefined, name: string): boolean | undefined => {
+export const bool = (v: string | undefined, name: string): boolean | undefined => {
   if (v === undefined) return undefined;
   if (v === 'true' || v === 'yes') return true;
   if (v === 'false' || v === 'no') return false;
@@ -67,6 +68,8 @@ export function cycladesCommands(manage: Command, ctx: Ctx): void {
     .action(ctx(async (c, o) => using(c, async (cy) => {
       if (o.driver !== 'ganeti' && o.driver !== 'fake') throw new BadRequest('--driver is ganeti or fake');
       const b = await cy.backends.add({ clustername: o.clustername, driver: o.driver, port: Number(o.port), username: o.username, password: o.password, insecure: !!o.insecure });
+      // Public networks are on every backend: they are created on the new one too.
+      await cy.networks.addBackend(Number(b.id));
       c.print(renderObject(backendRow(b), fmt(o)));
     })));
 
@@ -188,6 +191,8 @@ export function cycladesCommands(manage: Command, ctx: Ctx): void {
       if (rows.length === 0) { c.print('No pending commissions.'); return; }
       c.print(renderRows(rows, ['serial', 'name', 'issued', 'decision', 'done'], fmt(o)));
     })));
+
+  networkCommands(manage, ctx);
 }
 
 /**
@@ -198,6 +203,9 @@ export function cycladesResolver(cy: Cyclades): CommissionResolver {
   return {
     clientkey: CYCLADES_COMPONENT.name,
     async decide(serial) {
+      // Network commissions are accepted in the transaction that records them (or never were).
+      const net = await cy.networks.store.serial(serial);
+      if (net) return net.accept ? 'accept' : 'reject';
       const row = await cy.store.serial(serial);
       if (!row) return 'reject';
       if (row.accept !== null) return row.accept ? 'accept' : 'reject';

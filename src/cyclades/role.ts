@@ -8,6 +8,7 @@ import { serviceClients } from '../node/remote.js';
 import type { NodeContext, Role } from '../node/role.js';
 import { openPlankton } from '../plankton/service.js';
 import { computeApi, computeVersions } from './api/compute.js';
+import { networkApi, networkVersions } from './api/network.js';
 import { CYCLADES_COMPONENT } from './component.js';
 import { bootstrapCompute, NO_IMAGES, openCyclades, type Cyclades } from './service.js';
 import { cycladesSettings } from './settings.js';
@@ -36,7 +37,7 @@ export const cycladesRole: Role = {
     const { identity } = serviceClients(ctx, CYCLADES_COMPONENT.name, 'cyclades.service_token');
     const plankton = await openPlankton(ctx);
     const cyclades = await computeOf(ctx, plankton.images);
-    if (ctx.settings.bool('cyclades.embedded_defaults')) await bootstrapCompute(cyclades);
+    if (ctx.settings.bool('cyclades.embedded_defaults')) await bootstrapCompute(cyclades, ctx.settings);
     return {
       component: CYCLADES_COMPONENT,
       async routes(app: FastifyInstance) {
@@ -48,10 +49,17 @@ export const cycladesRole: Role = {
           scope.addHook('preHandler', requireUser(identity));
           await plankton.computeImageRoutes(scope);
           await computeApi(scope, {
-            servers: cyclades.servers, tags: cyclades.tags, flavors: cyclades.flavors, keypairs: cyclades.keypairs,
+            servers: cyclades.servers, tags: cyclades.tags, flavors: cyclades.flavors, keypairs: cyclades.keypairs, ports: cyclades.ports,
             baseUrl: ctx.baseUrl, fqdnPattern: ctx.settings.string('cyclades.servers_fqdn'),
           });
         }, { prefix: '/cyclades/compute/v2.0' });
+        await networkVersions(app, ctx.baseUrl);
+        await app.register(async (scope) => {
+          useOpenStackFaults(scope, { internalFault: 'computeFault' });
+          rawBodies(scope);
+          scope.addHook('preHandler', requireUser(identity));
+          await networkApi(scope, { networks: cyclades.networks, ports: cyclades.ports, baseUrl: ctx.baseUrl });
+        }, { prefix: '/cyclades/network/v2.0' });
       },
       async close() {
         opened.delete(ctx);

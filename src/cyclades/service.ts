@@ -11,6 +11,9 @@ import { Charges } from './logic/charges.js';
 import { Dispatcher } from './logic/dispatcher.js';
 import { Flavors } from './logic/flavors.js';
 import { Keypairs } from './logic/keypairs.js';
+import { Networks } from './logic/networks.js';
+import { Ports } from './logic/ports.js';
+import { NetworkStore } from './store/networks.js';
 import { Servers } from './logic/servers.js';
 import { Tags } from './logic/tags.js';
 import { ComputeStore } from './store/compute.js';
@@ -31,6 +34,8 @@ export interface Cyclades {
   tags: Tags;
   charges: Charges;
   dispatcher: Dispatcher;
+  networks: Networks;
+  ports: Ports;
   bus: EventBus;
   close(): Promise<void>;
 }
@@ -62,9 +67,20 @@ export async function openCyclades(opts: CycladesOptions): Promise<Cyclades> {
     maxMetadata: settings.int('cyclades.max_metadata'), retryLimit: settings.int('cyclades.job_retry_limit'),
   }, opts.log);
   const tags = new Tags(store, backends, bus, (id) => servers.instanceName(id));
+  const netStore = new NetworkStore(database.db, database.dialect);
+  const prefix = settings.string('cyclades.instance_prefix');
+  const networks = new Networks(netStore, backends, opts.quota, bus, {
+    prefix, privateLink: settings.string('cyclades.private_network_link'), defaultLink: settings.string('cyclades.default_network_link'),
+    apiFlavors: list(settings.string('cyclades.api_network_flavors')),
+  }, opts.log);
+  const ports = new Ports(netStore, networks, store, backends, opts.quota, bus, {
+    prefix, instanceName: (id) => servers.instanceName(id), defaultServerNetworks: list(settings.string('cyclades.default_server_networks')),
+  }, opts.log);
+  servers.ports = ports;
   const dispatcher = new Dispatcher(store, backends, charges, bus, tags, { rescanMs: 5000, waitS: 30, buildTimeoutMs: settings.int('cyclades.build_timeout_s') * 1000 }, opts.log);
+  dispatcher.networks = { networks, ports };
   return {
-    database, store, backends, flavors: new Flavors(store), keypairs: new Keypairs(store), servers, tags, charges, dispatcher, bus,
+    database, store, backends, flavors: new Flavors(store), keypairs: new Keypairs(store), servers, tags, charges, dispatcher, networks, ports, bus,
     async close() {
       await dispatcher.close();
       await servers.close();
@@ -79,7 +95,26 @@ export async function openCyclades(opts: CycladesOptions): Promise<Cyclades> {
  * The embedded defaults of `synnefo up`: when no backend exists, one simulated cluster, and
  * a few flavors when none exist.
  */
-export async function bootstrapCompute(c: Cyclades): Promise<void> {
+export async function bootstrapCompute(c: Cyclades, settings: Settings): Promise<void> {
   if ((await c.backends.list()).length === 0) await c.backends.add({ clustername: 'simulated-1.fake', driver: 'fake' });
   if ((await c.flavors.list(true)).length === 0) await c.flavors.create([1, 2, 4], [1024, 2048, 4096], [10, 20], ['file']);
+  await bootstrapNetworks(c, settings);
 }
+
+/**
+ * The network defaults of a new cloud: the MAC-prefix and bridge pools private networks take
+ * from, and one public network (a floating IP pool) on every backend, when none exists.
+ */
+export async function bootstrapNetworks(c: Cyclades, settings: Settings): Promise<void> {
+  const pools = await c.networks.pools.list();
+  if (!pools.some((p) => p.kind === 'mac_prefix')) await c.networks.pools.create({ kind: 'mac_prefix', size: 65536 });
+  if (!pools.some((p) => p.kind === 'bridge')) await c.networks.pools.create({ kind: 'bridge', base: 'prv', size: 20 });
+  if ((await c.networks.store.networks(null, { publicOnly: true })).length === 0) {
+    await c.networks.createAdmin({
+      name: 'public', flavor: 'CUSTOM', public: true, floatingIpPool: true, link: settings.string('cyclades.public_network_link'),
+      subnet: { cidr: settings.string('cyclades.public_network_cidr'), name: 'public IPv4', dhcp: true },
+    });
+  }
+}
+
+function list(v: string): string[] { return v.split(',').map((x) => x.trim()).filter(Boolean); }

@@ -21,6 +21,12 @@ export const cycladesSettings: ComponentSettings = {
     'cyclades.build_timeout_s': { type: 'int', default: 600, min: 1, description: 'A server still without a backend job this long after its creation is put in ERROR (its creation was interrupted)' },
     'cyclades.max_personality': { type: 'int', default: 5, min: 0, description: 'Most personality files a server create may carry' },
     'cyclades.max_personality_size': { type: 'int', default: 10240, min: 0, description: 'Largest personality file, in bytes' },
+    'cyclades.public_network_cidr': { type: 'string', default: '203.0.113.0/24', description: 'IPv4 subnet of the public network `synnefo up` creates (with embedded defaults) when none exists; its first address is the gateway' },
+    'cyclades.public_network_link': { type: 'string', default: 'br0', description: 'Bridge (Ganeti network link) of that public network on every backend' },
+    'cyclades.private_network_link': { type: 'string', default: 'prv0', description: 'Bridge of MAC_FILTERED private networks (isolated from each other by MAC prefix)' },
+    'cyclades.default_network_link': { type: 'string', default: 'br0', description: 'Bridge of CUSTOM networks made without a link' },
+    'cyclades.api_network_flavors': { type: 'string', default: 'MAC_FILTERED', description: 'Comma-separated network types users may create through the API (MAC_FILTERED, PHYSICAL_VLAN, IP_LESS_ROUTED, CUSTOM)' },
+    'cyclades.default_server_networks': { type: 'string', default: 'SNF:ANY_PUBLIC_IPV4', description: 'What a server created without `networks` is connected to: SNF:ANY_PUBLIC_IPV4 (an address of any public network, no floating IP needed), network ids, comma-separated; empty for nothing' },
     'cyclades.max_metadata': { type: 'int', default: 10, min: 0, description: 'Most metadata items a server may have' },
   },
 };

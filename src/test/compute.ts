@@ -30,6 +30,25 @@ export async function startComputeNode(label: string, opts: { settings?: Record<
   return t;
 }
 
+/**
+ * A project (approved by a new admin) the user is a member of, granting `resources` (a project
+ * capacity of 100 GiB and a member capacity of 10 GiB each); also one the user is not in.
+ */
+export async function memberProjects(t: Pick<TestNode, 'node' | 'url'>, u: { email: string }, resources: string[]): Promise<{ project: string; stranger: string }> {
+  const admin = await withAstakos(t, (a) => a.accounts.createUser({ email: `admin-${process.pid}-${Math.random().toString(36).slice(2)}@example.org`, password: 'a-password-1', active: true, admin: true }));
+  const account = (path: string, json: unknown) => call(`${t.url}/astakos/account/v1.0${path}`, { token: admin.token, json });
+  const grants = Object.fromEntries(resources.map((r) => [r, { project_capacity: 100 * 2 ** 30, member_capacity: 10 * 2 ** 30 }]));
+  const apply = async (name: string) => {
+    const res = await account('/projects', { name: `${name}-${process.pid}-${Math.random().toString(36).slice(2, 8)}.example.org`, end_date: new Date(Date.now() + 30 * 86_400_000).toISOString(), resources: grants });
+    assert.equal(res.status, 201, res.text);
+    return res.json as { id: string; application: number };
+  };
+  const applied = await apply('lab');
+  assert.equal((await account(`/projects/${applied.id}/action`, { approve: { app_id: applied.application } })).status, 200);
+  assert.equal((await account('/projects/memberships', { enroll: { project: applied.id, user: u.email } })).status, 200);
+  return { project: applied.id, stranger: (await apply('other')).id };
+}
+
 /** Uploads a small object into the user's `images` container and registers it as an image; returns its id. */
 export async function registerImage(t: Pick<TestNode, 'url'>, u: StoreUser, name = 'debian', isPublic = false): Promise<string> {
   assert.equal((await store(`${u.base}/images`, { method: 'PUT', token: u.token })).status < 300, true);
@@ -137,6 +156,11 @@ export function driversUnderTest(label: string): DriverUnderTest[] {
         const d = await only(c);
         const jobs = await Promise.all((await d.listInstances()).filter((i) => i.name.startsWith(prefix)).map((i) => d.deleteInstance(i.name)));
         for (const j of jobs) await waitJob(d, j).catch(() => undefined);
+        // Networks go once their instances are gone: disconnected from every group, then removed.
+        for (const n of (await d.listNetworks()).filter((x) => x.name.startsWith(prefix))) {
+          for (const j of await d.disconnectNetwork(n.name)) await waitJob(d, j).catch(() => undefined);
+          await waitJob(d, await d.removeNetwork(n.name)).catch(() => undefined);
+        }
       },
     });
   } else if (required('ganeti')) {

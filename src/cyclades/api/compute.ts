@@ -5,6 +5,7 @@ import { userOf } from '../../common/http/auth.js';
 import { isoTime } from '../../common/time.js';
 import type { Flavors } from '../logic/flavors.js';
 import type { Keypairs } from '../logic/keypairs.js';
+import type { Ports, ServerNetworkRequest } from '../logic/ports.js';
 import type { Personality, ServerView, Servers } from '../logic/servers.js';
 import { apiStatus } from '../logic/states.js';
 import { checkTag, type Tags } from '../logic/tags.js';
@@ -15,6 +16,7 @@ export interface ComputeDeps {
   tags: Tags;
   flavors: Flavors;
   keypairs: Keypairs;
+  ports: Ports;
   baseUrl: () => string;
   /** SNF:fqdn of a server, `{id}` replaced by its id; empty for none. */
   fqdnPattern: string;
@@ -24,7 +26,7 @@ const PREFIX = '/cyclades/compute/v2.0';
 
 /** The compute API (Nova v2 with Synnefo's extensions), mounted under /cyclades/compute/v2.0. */
 export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promise<void> {
-  const { servers, flavors, keypairs, tags } = deps;
+  const { servers, flavors, keypairs, tags, ports } = deps;
   const url = (path: string) => `${deps.baseUrl()}${PREFIX}${path}`;
   const links = (path: string) => [{ rel: 'self', href: url(path) }, { rel: 'bookmark', href: url(path) }];
 
@@ -36,7 +38,9 @@ export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promi
     swap: '', rxtx_factor: 1.0,
   });
 
-  const serverDetail = ({ vm, flavor, metadata, tags }: ServerView) => {
+  type Nets = Awaited<ReturnType<Ports['serverNetworks']>>;
+  const netsOf = (views: ServerView[]): Promise<Nets> => ports.serverNetworks(views.map((v) => Number(v.vm.id)));
+  const serverDetail = ({ vm, flavor, metadata, tags }: ServerView, nets: Nets) => {
     const id = Number(vm.id);
     const status = apiStatus(vm);
     const keyNames = JSON.parse(vm.key_names) as string[];
@@ -49,7 +53,7 @@ export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promi
       flavor: { id: Number(vm.flavor_id), links: links(`/flavors/${vm.flavor_id}`), ...(flavor ? { name: flavor.name } : {}) },
       image: { id: image.id, links: links(`/images/${image.id}`) },
       metadata, links: links(`/servers/${id}`),
-      addresses: {}, attachments: [], volumes: [], tags, deleted: Boolean(vm.deleted),
+      addresses: nets.get(id)?.addresses ?? {}, attachments: nets.get(id)?.attachments ?? [], volumes: [], tags, deleted: Boolean(vm.deleted),
       accessIPv4: '', accessIPv6: '', config_drive: '', key_name: keyNames[0] ?? null,
       'SNF:fqdn': deps.fqdnPattern ? deps.fqdnPattern.replace('{id}', String(id)) : null,
       'SNF:port_forwarding': {},
@@ -105,7 +109,8 @@ export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promi
     }
     const list = await servers.list(user.uuid, { since, limit, marker });
     if (since !== undefined && list.length === 0) return reply.code(304).send();
-    return { servers: list.map((v) => detail ? serverDetail(v) : { id: Number(v.vm.id), name: v.vm.name, links: links(`/servers/${v.vm.id}`) }) };
+    const nets = detail ? await netsOf(list) : new Map();
+    return { servers: list.map((v) => detail ? serverDetail(v, nets) : { id: Number(v.vm.id), name: v.vm.name, links: links(`/servers/${v.vm.id}`) }) };
   }
 
   app.post('/servers', async (request, reply) => {
@@ -129,23 +134,21 @@ export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promi
     }
     const project = s['project'];
     if (project !== undefined && typeof project !== 'string') throw new BadRequest('Invalid project');
-    const networks = s['networks'];
-    if (networks !== undefined && !(Array.isArray(networks) && networks.length === 0) && networks !== 'none' && networks !== 'auto') {
-      throw new BadRequest('Attaching servers to networks is not available yet');
-    }
+    const networks = serverNetworks(s['networks']);
     if (s['block_device_mapping_v2'] !== undefined) throw new BadRequest('block_device_mapping_v2 is not available yet');
     const tagList = s['tags'] ?? [];
     if (!Array.isArray(tagList)) throw new BadRequest('Malformed Request. Invalid tag.');
     tagList.forEach(checkTag);
-    const { vm, adminPass } = await servers.create(user, { name, imageRef, flavorRef: flavor, metadata, personality: personality as Personality[], keyNames, project });
+    const { vm, adminPass } = await servers.create(user, { name, imageRef, flavorRef: flavor, metadata, personality: personality as Personality[], keyNames, project, networks });
     if (tagList.length) await tags.add(vm, tagList as string[]);
     const view = await servers.view(vm);
-    return reply.code(202).send({ server: { ...serverDetail(view), adminPass } });
+    return reply.code(202).send({ server: { ...serverDetail(view, await netsOf([view])), adminPass } });
   });
 
   app.get('/servers/:id', async (request) => {
     const vm = await servers.owned(userOf(request).uuid, idParam(request));
-    return { server: serverDetail(await servers.view(vm)) };
+    const view = await servers.view(vm);
+    return { server: serverDetail(view, await netsOf([view])) };
   });
 
   app.put('/servers/:id', async (request, reply) => {
@@ -203,6 +206,15 @@ export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promi
         await servers.reassign(user, id, project);
         return reply.code(200).send();
       }
+      case 'addFloatingIp': case 'removeFloatingIp': {
+        const address = arg?.['address'];
+        if (typeof address !== 'string' || address === '') throw new BadRequest("Missing 'address' attribute");
+        const vm = await servers.owned(user.uuid, id);
+        if (vm.deleted) throw new BadRequest('Server has been deleted.');
+        if (vm.suspended) throw new Forbidden('Administratively Suspended VM');
+        if (action === 'addFloatingIp') await ports.addFloatingIp(user, vm, address); else await ports.removeFloatingIp(user, vm, address);
+        return reply.code(202).send();
+      }
       case 'suspend':
         throw new Forbidden('User is not allowed to suspend his server');
       case 'delete': case 'forceDelete':
@@ -250,14 +262,76 @@ export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promi
     return reply.code(204).send();
   });
 
-  // Addresses of the server's NICs (it has none until it is attached to a network).
+  // Addresses of the server's live NICs.
   app.get('/servers/:id/ips', async (request) => {
-    await servers.owned(userOf(request).uuid, idParam(request));
-    return { addresses: {}, attachments: [] };
+    const vm = await servers.owned(userOf(request).uuid, idParam(request));
+    const nets = (await ports.serverNetworks([Number(vm.id)])).get(Number(vm.id));
+    return { addresses: nets?.addresses ?? {}, attachments: nets?.attachments ?? [] };
   });
   app.get('/servers/:id/ips/:network', async (request) => {
-    await servers.owned(userOf(request).uuid, idParam(request));
-    throw new NotFound(`Network ${(request.params as { network: string }).network} not found.`);
+    const vm = await servers.owned(userOf(request).uuid, idParam(request));
+    const network = (request.params as { network: string }).network;
+    const list = (await ports.serverNetworks([Number(vm.id)])).get(Number(vm.id))?.addresses[network];
+    if (!list) throw new NotFound(`Network ${network} not found.`);
+    return { network: { [network]: list } };
+  });
+
+  // NICs as Nova's os-interface shows them (the openstack client's `server add/remove port|network`).
+  const interfaceBody = (v: Awaited<ReturnType<Ports['views']>>[number]) => ({
+    port_id: String(v.port.id), net_id: String(v.port.network_id), mac_addr: v.port.mac, port_state: v.port.state,
+    fixed_ips: [...v.ips.map((i) => ({ subnet_id: String(i.subnet_id), ip_address: i.address })), ...(v.ipv6 ? [{ subnet_id: '', ip_address: v.ipv6 }] : [])],
+  });
+  const liveServer = async (request: FastifyRequest) => {
+    const vm = await servers.owned(userOf(request).uuid, idParam(request));
+    if (vm.deleted) throw new BadRequest('Server has been deleted.');
+    return vm;
+  };
+  app.get('/servers/:id/os-interface', async (request) => {
+    const vm = await servers.owned(userOf(request).uuid, idParam(request));
+    return { interfaceAttachments: (await ports.list(userOf(request), { serverIds: [Number(vm.id)] })).map(interfaceBody) };
+  });
+  app.get('/servers/:id/os-interface/:port', async (request) => {
+    const vm = await servers.owned(userOf(request).uuid, idParam(request));
+    const port = await ports.visible(userOf(request), (request.params as { port: string }).port);
+    if (Number(port.server_id) !== Number(vm.id)) throw new NotFound(`Port ${port.id} is not attached to server ${vm.id}`);
+    return { interfaceAttachment: interfaceBody(await ports.view(port)) };
+  });
+  app.post('/servers/:id/os-interface', async (request) => {
+    const user = userOf(request);
+    const vm = await liveServer(request);
+    const a = body(request)['interfaceAttachment'];
+    if (typeof a !== 'object' || a === null || Array.isArray(a)) throw new BadRequest("Malformed request. Missing attribute 'interfaceAttachment'.");
+    const o = a as Record<string, unknown>;
+    const fixed = Array.isArray(o['fixed_ips']) ? (o['fixed_ips'][0] as Record<string, unknown> | undefined)?.['ip_address'] : undefined;
+    if (fixed !== undefined && typeof fixed !== 'string') throw new BadRequest("Invalid 'fixed_ips' field.");
+    let port;
+    if (o['port_id'] !== undefined) port = await ports.attachExisting(user, vm, refOf(o['port_id'], 'port_id'));
+    else if (o['net_id'] !== undefined) port = await ports.create(user, { networkId: refOf(o['net_id'], 'net_id'), serverId: Number(vm.id), fixedIp: fixed });
+    else throw new BadRequest("Malformed request. An interface needs 'port_id' or 'net_id'");
+    return { interfaceAttachment: interfaceBody(await ports.view(port)) };
+  });
+  app.delete('/servers/:id/os-interface/:port', async (request, reply) => {
+    const vm = await liveServer(request);
+    const port = await ports.visible(userOf(request), (request.params as { port: string }).port);
+    if (Number(port.server_id) !== Number(vm.id)) throw new NotFound(`Port ${port.id} is not attached to server ${vm.id}`);
+    await ports.destroy(userOf(request), String(port.id));
+    return reply.code(202).send();
+  });
+
+  // Floating IPs, compute-style (os-floating-ips)
+  const novaFloating = async (f: Awaited<ReturnType<Ports['floatingIp']>>) => {
+    const port = await ports.portOf(f);
+    return { fixed_ip: null, id: Number(f.id), instance_id: port?.server_id ? String(port.server_id) : null, ip: f.address, pool: null };
+  };
+  app.get('/os-floating-ips', async (request) => ({ floating_ips: await Promise.all((await ports.floatingIps(userOf(request))).map(novaFloating)) }));
+  app.post('/os-floating-ips', async (request) => {
+    const pool = isEmptyBody(request) ? undefined : (jsonBody(request, { requireType: false })['pool'] as string | undefined);
+    return { floating_ip: await novaFloating(await ports.allocateFloatingIp(userOf(request), { networkId: pool ?? undefined })) };
+  });
+  app.get('/os-floating-ips/:fip', async (request) => ({ floating_ip: await novaFloating(await ports.floatingIp(userOf(request), (request.params as { fip: string }).fip)) }));
+  app.delete('/os-floating-ips/:fip', async (request, reply) => {
+    await ports.releaseFloatingIp(userOf(request), (request.params as { fip: string }).fip);
+    return reply.code(202).send();
   });
 
   const diagnostic = (d: { source: string; level: string; message: string; details: string; created_at: number }) =>
@@ -326,6 +400,29 @@ export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promi
   app.delete('/os-keypairs/:name', async (request, reply) => {
     await keypairs.remove(userOf(request).uuid, (request.params as { name: string }).name);
     return reply.code(204).send();
+  });
+}
+
+/**
+ * `networks` of a server create: absent (the default networks), `[]`/`none` (no NIC), or a list
+ * of `{uuid, fixed_ip?}` and `{port}`.
+ */
+function serverNetworks(v: unknown): ServerNetworkRequest[] | undefined {
+  if (v === undefined || v === 'auto') return undefined;
+  if (v === 'none') return [];
+  if (!Array.isArray(v)) throw new BadRequest("Malformed request. Invalid 'networks' field");
+  return v.map((n) => {
+    if (typeof n !== 'object' || n === null || Array.isArray(n)) throw new BadRequest("Malformed request. Invalid 'networks' field");
+    const o = n as Record<string, unknown>;
+    const id = (x: unknown, what: string) => {
+      if (x === undefined) return undefined;
+      if ((typeof x === 'string' && x !== '') || (typeof x === 'number' && Number.isSafeInteger(x))) return x;
+      throw new BadRequest(`Malformed request. Invalid '${what}' field`);
+    };
+    const fixed = o['fixed_ip'];
+    if (fixed !== undefined && fixed !== null && typeof fixed !== 'string') throw new BadRequest("Malformed request. Invalid 'fixed_ip' field");
+    if (o['uuid'] === undefined && o['port'] === undefined) throw new BadRequest("Malformed request. A network needs 'uuid' or 'port'");
+    return { uuid: id(o['uuid'], 'uuid'), port: id(o['port'], 'port'), fixedIp: fixed as string | null | undefined };
   });
 }
 

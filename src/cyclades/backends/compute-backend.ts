@@ -6,7 +6,8 @@
 /** The Ganeti opcodes the service submits and follows. */
 export type Opcode =
   | 'OP_INSTANCE_CREATE' | 'OP_INSTANCE_STARTUP' | 'OP_INSTANCE_SHUTDOWN' | 'OP_INSTANCE_REBOOT'
-  | 'OP_INSTANCE_REMOVE' | 'OP_INSTANCE_SET_PARAMS' | 'OP_INSTANCE_RENAME' | 'OP_TAGS_SET' | 'OP_TAGS_DEL';
+  | 'OP_INSTANCE_REMOVE' | 'OP_INSTANCE_SET_PARAMS' | 'OP_INSTANCE_RENAME' | 'OP_TAGS_SET' | 'OP_TAGS_DEL'
+  | 'OP_NETWORK_ADD' | 'OP_NETWORK_CONNECT' | 'OP_NETWORK_DISCONNECT' | 'OP_NETWORK_REMOVE';
 
 /** Ganeti job statuses; the last three are final. */
 export type JobStatus = 'queued' | 'waiting' | 'running' | 'canceling' | 'success' | 'error' | 'canceled';
@@ -18,7 +19,7 @@ export interface JobState {
   id: number;
   status: JobStatus;
   opcode: Opcode | string;
-  /** The instance the job works on. */
+  /** The instance (or, for OP_NETWORK_* jobs, the network) the job works on. */
   instance: string;
   /** When the job reached this status (ms since the epoch). */
   timestamp: number;
@@ -27,6 +28,43 @@ export interface JobState {
 }
 
 export interface NicSpec { mac?: string; ip?: string | null; network?: string; mode?: string; link?: string; name?: string }
+/** A network as the service asks a cluster to hold it (Ganeti's OP_NETWORK_ADD). */
+export interface NetworkSpec {
+  /** `snf-net-<id>` */
+  name: string;
+  /** The IPv4 CIDR; Ganeti needs one, so networks without an IPv4 subnet get a dummy 10.0.0.0/29. */
+  network: string;
+  gateway: string | null;
+  network6: string | null;
+  gateway6: string | null;
+  /** Three octets (`aa:00:10`) Ganeti prefixes the MACs of the network's NICs with; null for the cluster's default. */
+  macPrefix: string | null;
+  tags: string[];
+  /** Refuse addresses that collide with the cluster's own (public networks). */
+  conflictsCheck: boolean;
+}
+
+/** How a network reaches the nodes of a node group: mode `bridged` (link = bridge), `routed` (link = routing table) or `openvswitch`. */
+export interface NetworkConnection { group: string; mode: string; link: string }
+
+/** A network as the cluster sees it (for reconciliation and inspection). */
+export interface NetworkInfo {
+  name: string;
+  network: string;
+  gateway: string | null;
+  network6: string | null;
+  gateway6: string | null;
+  macPrefix: string | null;
+  /** The node groups it is connected to. */
+  groups: NetworkConnection[];
+  tags: string[];
+  /** Addresses the cluster keeps out of use (Ganeti's external reservations). */
+  reserved: string[];
+}
+
+/** Jobs that must succeed before a job runs (Ganeti's `depends`). */
+export interface After { depends?: number[] }
+
 export interface DiskSpec { sizeMiB: number; name?: string }
 
 /** Everything needed to create one instance. */
@@ -84,7 +122,8 @@ export interface ComputeBackend {
   /** True for the simulated driver: nothing boots, shown as such everywhere. */
   readonly simulated: boolean;
   info(): Promise<ClusterInfo>;
-  createInstance(spec: InstanceSpec): Promise<number>;
+  /** Creates an instance; with `depends`, once those jobs (its networks' creation) have succeeded. */
+  createInstance(spec: InstanceSpec, after?: After): Promise<number>;
   startInstance(name: string): Promise<number>;
   shutdownInstance(name: string, timeoutS?: number): Promise<number>;
   rebootInstance(name: string, type: 'soft' | 'hard'): Promise<number>;
@@ -93,7 +132,7 @@ export interface ComputeBackend {
   /** Renames an instance (importing one as a server gives it the server's name). */
   renameInstance(name: string, to: string): Promise<number>;
   /** Adds a NIC named `nic.name` (hot-plugged when the instance runs and the cluster can). */
-  addNic(instance: string, nic: NicSpec & { name: string }): Promise<number>;
+  addNic(instance: string, nic: NicSpec & { name: string }, after?: After): Promise<number>;
   removeNic(instance: string, name: string): Promise<number>;
   /** Adds a disk named `disk.name` of the instance's disk template. */
   addDisk(instance: string, disk: DiskSpec & { name: string }): Promise<number>;
@@ -104,6 +143,17 @@ export interface ComputeBackend {
   removeTags(instance: string, tags: string[]): Promise<number>;
   console(name: string): Promise<ConsoleInfo>;
   listInstances(): Promise<InstanceInfo[]>;
+  /** One instance; undefined when the cluster does not have it. */
+  instance(name: string): Promise<InstanceInfo | undefined>;
+  /** Adds a network to the cluster (OP_NETWORK_ADD); it is usable once connected. */
+  addNetwork(spec: NetworkSpec): Promise<number>;
+  /** Connects a network to every node group of the cluster (one OP_NETWORK_CONNECT job per group), after `depends`. */
+  connectNetwork(name: string, mode: string, link: string, after?: After): Promise<number[]>;
+  /** Disconnects a network from every node group it is connected to (one OP_NETWORK_DISCONNECT per group). */
+  disconnectNetwork(name: string): Promise<number[]>;
+  /** Removes a network (OP_NETWORK_REMOVE), after `depends`; it must have no NICs and be disconnected. */
+  removeNetwork(name: string, after?: After): Promise<number>;
+  listNetworks(): Promise<NetworkInfo[]>;
   /** The job's state now. */
   job(id: number): Promise<JobState>;
   /**

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ganetiTestbed } from '../../test/compute.js';
-import { isFinal, type ComputeBackend, type InstanceInfo } from './compute-backend.js';
+import { isFinal, type ComputeBackend, type InstanceInfo, type InstanceSpec } from './compute-backend.js';
 import { FakeBackend } from './fake.js';
 import { GanetiBackend } from './ganeti.js';
 
@@ -29,8 +29,11 @@ for (const { name, make, link } of drivers) describe(`compute backend contract: 
   const d = make();
   const instance = `snfc${process.pid}-${Math.floor(Math.random() * 1e6)}`;
   const find = async (): Promise<InstanceInfo | undefined> => (await d.listInstances()).find((i) => i.name === instance);
+  /** What a scenario made, undone even when it fails half-way. */
+  const cleanups: (() => Promise<void>)[] = [];
   after(async () => {
     if (await find()) await finish(d, await d.deleteInstance(instance));
+    for (const undo of cleanups) await undo().catch((err: unknown) => console.error(`contract clean-up: ${(err as Error).message}`));
     await d.close();
   });
 
@@ -86,5 +89,77 @@ for (const { name, make, link } of drivers) describe(`compute backend contract: 
     const gone = await finish(d, await d.deleteInstance(instance));
     assert.equal(gone.status, 'error');
     assert.match(gone.message, /not known|unknown/i, 'removing a missing instance fails with a recognisable message');
+    assert.equal(await d.instance(instance), undefined, 'a removed instance is not reported');
+  });
+
+  it('a job that depends on a failed job fails, naming it, and does nothing', async () => {
+    cleanups.push(async () => { if (await d.instance(`${instance}-dep`)) await finish(d, await d.deleteInstance(`${instance}-dep`)); });
+    const failed = await d.removeNetwork(`${instance}-no-such-net`);
+    const dependent = await d.createInstance({ ...tiny(`${instance}-dep`), nics: [] }, { depends: [failed] });
+    const gone = await finish(d, failed);
+    assert.equal(gone.status, 'error');
+    assert.match(gone.message, /not found|not known|does not exist/i, 'removing a missing network fails with a recognisable message');
+    const s = await finish(d, dependent);
+    assert.equal(s.status, 'error');
+    assert.match(s.message, new RegExp(`\\b${failed}\\b`), s.message);
+    assert.equal(await d.instance(`${instance}-dep`), undefined);
+  });
+
+  it('adds a network, connects it, puts NICs of an instance on it (jobs chained by depends) and removes it all', async () => {
+    const net = `snfc${process.pid}-net-${Math.floor(Math.random() * 1e6)}`;
+    const vm = `${instance}-net`;
+    cleanups.push(async () => {
+      if (await d.instance(vm)) await finish(d, await d.deleteInstance(vm));
+      if (!(await d.listNetworks()).some((n) => n.name === net)) return;
+      for (const j of await d.disconnectNetwork(net)) await finish(d, j);
+      await finish(d, await d.removeNetwork(net));
+    });
+
+    const added = await d.addNetwork({ name: net, network: '192.168.77.0/24', gateway: '192.168.77.1', network6: null, gateway6: null, macPrefix: 'aa:00:55', tags: ['synnefo:contract'], conflictsCheck: false });
+    const connected = await d.connectNetwork(net, 'bridged', link, { depends: [added] });
+    assert.ok(connected.length >= 1, 'one connect job per node group');
+    // Submitted at once, as the service does: each job waits for the ones it depends on.
+    const created = await d.createInstance({ ...tiny(vm), nics: [{ name: 'nic-0', network: net }] }, { depends: connected });
+    const nicAdded = await d.addNic(vm, { name: 'nic-1', network: net }, { depends: [created] });
+    for (const j of [added, ...connected, created, nicAdded]) {
+      const s = await finish(d, j);
+      assert.equal(s.status, 'success', `job ${j}: ${s.message}`);
+    }
+    assert.equal((await d.job(added)).instance, net, 'a network job names its network');
+
+    const listed = (await d.listNetworks()).find((n) => n.name === net);
+    assert.deepEqual([listed?.network, listed?.gateway, listed?.macPrefix], ['192.168.77.0/24', '192.168.77.1', 'aa:00:55']);
+    assert.equal(listed?.groups.length, connected.length);
+    assert.ok(listed?.groups.every((g) => g.group && g.mode === 'bridged' && g.link === link), JSON.stringify(listed?.groups));
+    assert.ok(listed?.tags.includes('synnefo:contract'));
+    assert.ok(listed?.reserved.includes('192.168.77.1'), `the gateway is reserved: ${listed?.reserved.join(', ')}`);
+
+    const i = await d.instance(vm);
+    assert.deepEqual(i?.nics.map((n) => [n.name, n.network, n.link]), [['nic-0', net, link], ['nic-1', net, link]]);
+    assert.ok(i?.nics.every((n) => n.mac.startsWith('aa:00:55:')), `MACs from the network's prefix: ${i?.nics.map((n) => n.mac).join(' ')}`);
+    assert.notEqual(i?.nics[0]?.mac, i?.nics[1]?.mac);
+
+    const inUse = await finish(d, await d.removeNetwork(net));
+    assert.equal(inUse.status, 'error', 'a network with NICs on it stays');
+    assert.ok((await d.listNetworks()).some((n) => n.name === net));
+
+    assert.equal((await finish(d, await d.deleteInstance(vm))).status, 'success');
+    const disconnected = await d.disconnectNetwork(net);
+    assert.equal(disconnected.length, connected.length);
+    const removed = await d.removeNetwork(net, { depends: disconnected });
+    for (const j of [...disconnected, removed]) {
+      const s = await finish(d, j);
+      assert.equal(s.status, 'success', `job ${j}: ${s.message}`);
+    }
+    assert.equal((await d.listNetworks()).some((n) => n.name === net), false);
+    assert.deepEqual(await d.disconnectNetwork(net), [], 'a missing network has nothing to disconnect');
+    const gone = await finish(d, await d.removeNetwork(net));
+    assert.equal(gone.status, 'error');
+    assert.match(gone.message, /not found|not known|does not exist/i);
   });
 });
+
+/** A small diskless instance, for the scenarios that are not about disks. */
+function tiny(name: string): InstanceSpec {
+  return { name, vcpus: 1, memoryMiB: 128, diskTemplate: 'diskless', disks: [], nics: [], os: 'snf-image+default', osparams: {}, osparamsSecret: {}, hvparams: {}, tags: ['synnefo:contract'] };
+}

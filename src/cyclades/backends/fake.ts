@@ -1,13 +1,21 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { randomToken } from '../../common/crypto.js';
 import {
   BackendRefused, isFinal,
-  type ClusterInfo, type ComputeBackend, type ConsoleInfo, type DiskSpec, type InstanceInfo, type InstanceSpec, type JobState, type JobStatus, type NicSpec, type Opcode,
+  type After, type ClusterInfo, type ComputeBackend, type ConsoleInfo, type DiskSpec, type InstanceInfo, type InstanceSpec, type JobState, type JobStatus,
+  type NetworkConnection, type NetworkInfo, type NetworkSpec, type NicSpec, type Opcode,
 } from './compute-backend.js';
 
 const MiB_PER_GiB = 1024;
+/** The simulated cluster's only node group. */
+const GROUP = 'default';
+/** The MAC prefix of NICs on no network, or on one without its own prefix (Ganeti's cluster default). */
+const CLUSTER_MAC_PREFIX = 'aa:00:00';
+
+type Nic = InstanceInfo['nics'][number];
 
 export interface FakeOptions {
   clustername: string;
@@ -22,16 +30,20 @@ export interface FakeOptions {
 
 /** A change a job makes to the cluster when it succeeds. */
 type Effect =
-  | { op: 'create'; instance: InstanceInfo }
+  | { op: 'create'; instance: InstanceInfo; nics: NicSpec[] }
   | { op: 'set'; change: Partial<InstanceInfo>; requireRunning?: boolean }
   | { op: 'remove' }
   | { op: 'rename'; to: string }
-  | { op: 'nic-add'; nic: InstanceInfo['nics'][number] }
+  | { op: 'nic-add'; nic: NicSpec & { name: string } }
   | { op: 'nic-remove'; name: string }
   | { op: 'disk-add'; name: string; sizeMiB: number }
   | { op: 'disk-remove'; name: string }
   | { op: 'tags-add'; tags: string[] }
-  | { op: 'tags-remove'; tags: string[] };
+  | { op: 'tags-remove'; tags: string[] }
+  | { op: 'network-add'; network: NetworkInfo }
+  | { op: 'network-connect'; connection: NetworkConnection }
+  | { op: 'network-disconnect'; group: string }
+  | { op: 'network-remove' };
 
 interface JobRow { id: number; instance: string; opcode: string; status: string; message: string; timestamp: number; effect: string; owner: number }
 
@@ -39,16 +51,20 @@ interface JobRow { id: number; instance: string; opcode: string; status: string;
 const clusters = new Map<string, FakeBackend>();
 
 /**
- * The simulated backend (nothing boots): Ganeti's job semantics (queued, running, then success
- * or error; one job at a time per instance) over a cluster kept in its own SQLite file, so the
- * node and the admin tool see the same instances. A job runs in the process that submitted it;
- * one whose process died is failed as interrupted when the cluster is next opened.
+ * The simulated backend (nothing boots): Ganeti's job semantics (queued, waiting for the jobs it
+ * depends on, running, then success or error; one job at a time per instance or network) over a
+ * cluster of one node group kept in its own SQLite file, so the node and the admin tool see the
+ * same instances and networks. A job runs in the process that submitted it; one whose process
+ * died is failed as interrupted when the cluster is next opened.
  */
 export class FakeBackend implements ComputeBackend {
   readonly simulated = true;
   private readonly db: SQLite.Database;
   private readonly listeners = new Map<number, Set<() => void>>();
+  /** The last job of each instance or network, which its next job waits for. */
   private readonly chains = new Map<string, Promise<void>>();
+  /** Every job of this process that has not ended. */
+  private readonly jobs = new Set<Promise<void>>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private closed = false;
 
@@ -62,6 +78,7 @@ export class FakeBackend implements ComputeBackend {
     this.db.pragma('busy_timeout = 10000');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS instances (name TEXT PRIMARY KEY, info TEXT NOT NULL, vnc_port INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS networks (name TEXT PRIMARY KEY, info TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, instance TEXT NOT NULL, opcode TEXT NOT NULL,
         status TEXT NOT NULL, message TEXT NOT NULL, timestamp INTEGER NOT NULL, effect TEXT NOT NULL, owner INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS jobs_open ON jobs(status);
@@ -84,13 +101,18 @@ export class FakeBackend implements ComputeBackend {
 
   /** Changes an instance behind the service's back (drift for reconciliation tests). */
   alterBehindBack(name: string, change: Partial<InstanceInfo>): void {
-    const inst = this.instance(name);
+    const inst = this.existing(name);
     this.put({ ...inst, ...change });
   }
 
   /** Creates an instance the service does not know of (an orphan). */
   addBehindBack(name: string, spec: Partial<InstanceInfo> = {}): void {
     this.put({ ...this.blank(name), ...spec, name });
+  }
+
+  /** Removes a network behind the service's back, as an operator with gnt-network would. */
+  removeNetworkBehindBack(name: string): boolean {
+    return this.db.prepare('DELETE FROM networks WHERE name = ?').run(name).changes > 0;
   }
 
   async info(): Promise<ClusterInfo> {
@@ -105,14 +127,13 @@ export class FakeBackend implements ComputeBackend {
     };
   }
 
-  createInstance(spec: InstanceSpec): Promise<number> {
+  createInstance(spec: InstanceSpec, after?: After): Promise<number> {
     const instance: InstanceInfo = {
       ...this.blank(spec.name),
       vcpus: spec.vcpus, memoryMiB: spec.memoryMiB, diskTemplate: spec.diskTemplate,
       diskSizesMiB: spec.disks.map((d) => d.sizeMiB), diskNames: spec.disks.map((d) => d.name ?? null), tags: [...spec.tags],
-      nics: spec.nics.map((n, i) => ({ name: n.name ?? null, mac: n.mac ?? this.mac(spec.name, i), ip: n.ip ?? null, network: n.network ?? null, link: n.link ?? null })),
     };
-    return this.submit('OP_INSTANCE_CREATE', spec.name, { op: 'create', instance });
+    return this.submit('OP_INSTANCE_CREATE', spec.name, { op: 'create', instance, nics: spec.nics }, after);
   }
   startInstance(name: string): Promise<number> { return this.submit('OP_INSTANCE_STARTUP', name, { op: 'set', change: { running: true, adminState: 'up', status: 'running' } }); }
   shutdownInstance(name: string): Promise<number> { return this.submit('OP_INSTANCE_SHUTDOWN', name, { op: 'set', change: { running: false, adminState: 'down', status: 'ADMIN_down' } }); }
@@ -120,9 +141,8 @@ export class FakeBackend implements ComputeBackend {
   resizeInstance(name: string, vcpus: number, memoryMiB: number): Promise<number> { return this.submit('OP_INSTANCE_SET_PARAMS', name, { op: 'set', change: { vcpus, memoryMiB } }); }
   deleteInstance(name: string): Promise<number> { return this.submit('OP_INSTANCE_REMOVE', name, { op: 'remove' }); }
   renameInstance(name: string, to: string): Promise<number> { return this.submit('OP_INSTANCE_RENAME', name, { op: 'rename', to }); }
-  addNic(instance: string, nic: NicSpec & { name: string }): Promise<number> {
-    const entry = { name: nic.name, mac: nic.mac ?? this.mac(instance, Date.now()), ip: nic.ip ?? null, network: nic.network ?? null, link: nic.link ?? null };
-    return this.submit('OP_INSTANCE_SET_PARAMS', instance, { op: 'nic-add', nic: entry });
+  addNic(instance: string, nic: NicSpec & { name: string }, after?: After): Promise<number> {
+    return this.submit('OP_INSTANCE_SET_PARAMS', instance, { op: 'nic-add', nic }, after);
   }
   removeNic(instance: string, name: string): Promise<number> { return this.submit('OP_INSTANCE_SET_PARAMS', instance, { op: 'nic-remove', name }); }
   addDisk(instance: string, disk: DiskSpec & { name: string }): Promise<number> {
@@ -140,6 +160,26 @@ export class FakeBackend implements ComputeBackend {
   }
 
   async listInstances(): Promise<InstanceInfo[]> { return this.all(); }
+  async instance(name: string): Promise<InstanceInfo | undefined> { return this.find(name); }
+
+  addNetwork(spec: NetworkSpec): Promise<number> {
+    const network: NetworkInfo = {
+      name: spec.name, network: spec.network, gateway: spec.gateway, network6: spec.network6, gateway6: spec.gateway6,
+      macPrefix: spec.macPrefix, groups: [], tags: [...spec.tags], reserved: reservedAddresses(spec.network, spec.gateway),
+    };
+    return this.submit('OP_NETWORK_ADD', spec.name, { op: 'network-add', network });
+  }
+  async connectNetwork(name: string, mode: string, link: string, after?: After): Promise<number[]> {
+    return [await this.submit('OP_NETWORK_CONNECT', name, { op: 'network-connect', connection: { group: GROUP, mode, link } }, after)];
+  }
+  disconnectNetwork(name: string): Promise<number[]> {
+    const groups = this.findNetwork(name)?.groups ?? [];
+    return Promise.all(groups.map((g) => this.submit('OP_NETWORK_DISCONNECT', name, { op: 'network-disconnect', group: g.group })));
+  }
+  removeNetwork(name: string, after?: After): Promise<number> { return this.submit('OP_NETWORK_REMOVE', name, { op: 'network-remove' }, after); }
+  async listNetworks(): Promise<NetworkInfo[]> {
+    return (this.db.prepare('SELECT info FROM networks ORDER BY name').all() as { info: string }[]).map((r) => JSON.parse(r.info) as NetworkInfo);
+  }
 
   async job(id: number): Promise<JobState> {
     const j = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
@@ -165,7 +205,7 @@ export class FakeBackend implements ComputeBackend {
 
   /** Closes the cluster file once the jobs this process submitted have ended. */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.chains.values()]);
+    await Promise.allSettled([...this.jobs]);
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     for (const set of this.listeners.values()) for (const f of [...set]) f();
@@ -173,17 +213,43 @@ export class FakeBackend implements ComputeBackend {
     this.db.close();
   }
 
-  private async submit(opcode: string, instance: string, effect: Effect): Promise<number> {
+  /** Queues a job on an instance (or, for OP_NETWORK_*, a network); it runs once `after.depends` have succeeded. */
+  private async submit(opcode: Opcode, target: string, effect: Effect, after?: After): Promise<number> {
     if (this.closed) throw new BackendRefused('the simulated cluster is closed');
     const r = this.db.prepare('INSERT INTO jobs (instance, opcode, status, message, timestamp, effect, owner) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(instance, opcode, 'queued', '', Date.now(), JSON.stringify(effect), process.pid);
+      .run(target, opcode, 'queued', '', Date.now(), JSON.stringify(effect), process.pid);
     const id = Number(r.lastInsertRowid);
-    // Jobs on one instance run one after the other, as Ganeti's instance locks make them.
-    const before = this.chains.get(instance) ?? Promise.resolve();
-    const mine = before.then(() => this.execute(id, opcode as Opcode, instance, effect));
-    this.chains.set(instance, mine);
-    void mine.finally(() => { if (this.chains.get(instance) === mine) this.chains.delete(instance); });
+    const depends = after?.depends ?? [];
+    // A job waiting for others holds no lock (as in Ganeti): it joins its instance's queue only once they have ended.
+    const job = (depends.length ? this.dependenciesSucceeded(id, depends) : Promise.resolve(true))
+      .then(async (ready) => { if (ready) await this.enqueue(id, opcode, target, effect); });
+    this.jobs.add(job);
+    void job.finally(() => this.jobs.delete(job));
     return id;
+  }
+
+  /** Runs a job after the earlier ones on the same instance or network, as Ganeti's locks make them. */
+  private enqueue(id: number, opcode: Opcode, target: string, effect: Effect): Promise<void> {
+    const key = `${opcode.startsWith('OP_NETWORK_') ? 'network' : 'instance'}:${target}`;
+    const mine = (this.chains.get(key) ?? Promise.resolve()).then(() => this.execute(id, opcode, target, effect));
+    this.chains.set(key, mine);
+    void mine.finally(() => { if (this.chains.get(key) === mine) this.chains.delete(key); });
+    return mine;
+  }
+
+  /** Keeps a job `waiting` until the jobs it depends on have ended; fails it, as Ganeti does, unless all succeeded. */
+  private async dependenciesSucceeded(id: number, depends: number[]): Promise<boolean> {
+    this.transition(id, 'waiting', '');
+    for (const dep of depends) {
+      let s = await this.job(dep).catch(() => undefined);
+      while (s && !isFinal(s.status) && !this.closed) s = await this.waitForJobChange(dep, s.status, 60);
+      if (this.closed) return false;
+      if (s?.status !== 'success') {
+        this.transition(id, 'error', s ? `Dependency job ${dep} finished with status '${s.status}', not one of 'success' as required` : `Dependency job ${dep} not found`);
+        return false;
+      }
+    }
+    return true;
   }
 
   private async execute(id: number, opcode: Opcode, name: string, effect: Effect): Promise<void> {
@@ -207,60 +273,117 @@ export class FakeBackend implements ComputeBackend {
 
   private apply(name: string, effect: Effect): void {
     switch (effect.op) {
-      case 'create':
+      case 'create': {
         if (this.find(name)) throw new Error(`Instance '${name}' is already in the cluster`);
-        this.put(effect.instance);
+        const nics: Nic[] = [];
+        for (const spec of effect.nics) nics.push(this.attach(effect.instance, spec, nics));
+        this.put({ ...effect.instance, nics });
         return;
+      }
       case 'set': {
-        const inst = this.instance(name);
+        const inst = this.existing(name);
         this.put({ ...inst, ...effect.change, mtime: Date.now() / 1000 });
         return;
       }
       case 'remove':
-        this.instance(name);
+        this.existing(name);
         this.db.prepare('DELETE FROM instances WHERE name = ?').run(name);
         return;
       case 'nic-add': {
-        const inst = this.instance(name);
+        const inst = this.existing(name);
         if (inst.nics.some((n) => n.name === effect.nic.name)) throw new Error(`NIC name '${effect.nic.name}' already used`);
-        this.put({ ...inst, nics: [...inst.nics, effect.nic] });
+        this.put({ ...inst, nics: [...inst.nics, this.attach(inst, effect.nic, inst.nics)] });
         return;
       }
       case 'nic-remove': {
-        const inst = this.instance(name);
+        const inst = this.existing(name);
         if (!inst.nics.some((n) => n.name === effect.name)) throw new Error(`Cannot find NIC with name '${effect.name}'`);
         this.put({ ...inst, nics: inst.nics.filter((n) => n.name !== effect.name) });
         return;
       }
       case 'disk-add': {
-        const inst = this.instance(name);
+        const inst = this.existing(name);
         if (inst.diskNames.includes(effect.name)) throw new Error(`Disk name '${effect.name}' already used`);
         this.put({ ...inst, diskSizesMiB: [...inst.diskSizesMiB, effect.sizeMiB], diskNames: [...inst.diskNames, effect.name] });
         return;
       }
       case 'disk-remove': {
-        const inst = this.instance(name);
+        const inst = this.existing(name);
         const k = inst.diskNames.indexOf(effect.name);
         if (k < 0) throw new Error(`Cannot find disk with name '${effect.name}'`);
         this.put({ ...inst, diskSizesMiB: inst.diskSizesMiB.filter((_, i) => i !== k), diskNames: inst.diskNames.filter((_, i) => i !== k) });
         return;
       }
       case 'tags-add': {
-        const inst = this.instance(name);
+        const inst = this.existing(name);
         this.put({ ...inst, tags: [...new Set([...inst.tags, ...effect.tags])] });
         return;
       }
       case 'tags-remove': {
-        const inst = this.instance(name);
+        const inst = this.existing(name);
         this.put({ ...inst, tags: inst.tags.filter((t) => !effect.tags.includes(t)) });
         return;
       }
       case 'rename': {
-        const inst = this.instance(name);
+        const inst = this.existing(name);
         if (this.find(effect.to)) throw new Error(`Instance '${effect.to}' is already in the cluster`);
         this.db.prepare('UPDATE instances SET name = ?, info = ? WHERE name = ?').run(effect.to, JSON.stringify({ ...inst, name: effect.to }), name);
+        return;
+      }
+      case 'network-add':
+        if (this.findNetwork(name)) throw new Error(`Desired network name '${name}' already exists as a network`);
+        this.putNetwork(effect.network);
+        return;
+      case 'network-connect': {
+        const net = this.existingNetwork(name);
+        // Ganeti leaves a network already connected to the group as it is (with a warning).
+        if (!net.groups.some((g) => g.group === effect.connection.group)) this.putNetwork({ ...net, groups: [...net.groups, effect.connection] });
+        return;
+      }
+      case 'network-disconnect': {
+        const net = this.existingNetwork(name);
+        if (!net.groups.some((g) => g.group === effect.group)) return;
+        const users = this.usersOf(name);
+        if (users.length) throw new Error(`Conflicting IP addresses found; remove/modify the corresponding network interfaces (of ${users.join(', ')})`);
+        this.putNetwork({ ...net, groups: net.groups.filter((g) => g.group !== effect.group) });
+        return;
+      }
+      case 'network-remove': {
+        const net = this.existingNetwork(name);
+        if (net.groups.length) throw new Error(`Network still connected (to ${net.groups.map((g) => g.group).join(', ')})`);
+        const users = this.usersOf(name);
+        if (users.length) throw new Error(`Network '${name}' is still used by ${users.join(', ')}`);
+        this.db.prepare('DELETE FROM networks WHERE name = ?').run(name);
       }
     }
+  }
+
+  /** A NIC as the cluster makes it: on a network connected to the node's group, with that network's MAC prefix and link. */
+  private attach(inst: InstanceInfo, spec: NicSpec, siblings: Nic[]): Nic {
+    let prefix = CLUSTER_MAC_PREFIX;
+    let link = spec.link ?? null;
+    if (spec.network) {
+      const net = this.existingNetwork(spec.network);
+      const connection = net.groups.find((g) => g.group === GROUP);
+      if (!connection) throw new Error(`No netparams found for network ${net.name}. Probably not connected to node's ${inst.pnode} nodegroup`);
+      prefix = net.macPrefix ?? prefix;
+      link = connection.link;
+    }
+    return { name: spec.name ?? null, mac: spec.mac ?? this.freeMac(prefix, siblings), ip: spec.ip ?? null, network: spec.network ?? null, link };
+  }
+
+  /** A MAC under `prefix` no NIC of the cluster has. */
+  private freeMac(prefix: string, siblings: Nic[]): string {
+    const used = new Set([...this.all(), { nics: siblings }].flatMap((i) => i.nics.map((n) => n.mac)));
+    for (;;) {
+      const mac = `${prefix}:${[...randomBytes(3)].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
+      if (!used.has(mac)) return mac;
+    }
+  }
+
+  /** The instances with a NIC on the network. */
+  private usersOf(network: string): string[] {
+    return this.all().filter((i) => i.nics.some((n) => n.network === network)).map((i) => i.name);
   }
 
   private transition(id: number, status: JobStatus, message: string): void {
@@ -291,10 +414,25 @@ export class FakeBackend implements ComputeBackend {
     return { ...inst, diskNames: inst.diskNames ?? inst.diskSizesMiB.map(() => null) };
   }
 
-  private instance(name: string): InstanceInfo {
+  private existing(name: string): InstanceInfo {
     const inst = this.find(name);
     if (!inst) throw new Error(`Instance '${name}' not known`);
     return inst;
+  }
+
+  private findNetwork(name: string): NetworkInfo | undefined {
+    const row = this.db.prepare('SELECT info FROM networks WHERE name = ?').get(name) as { info: string } | undefined;
+    return row && JSON.parse(row.info) as NetworkInfo;
+  }
+
+  private existingNetwork(name: string): NetworkInfo {
+    const net = this.findNetwork(name);
+    if (!net) throw new Error(`Network '${name}' not found`);
+    return net;
+  }
+
+  private putNetwork(net: NetworkInfo): void {
+    this.db.prepare('INSERT INTO networks (name, info) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET info = excluded.info').run(net.name, JSON.stringify(net));
   }
 
   private put(inst: InstanceInfo): void {
@@ -310,13 +448,17 @@ export class FakeBackend implements ComputeBackend {
       diskSizesMiB: [], diskNames: [], nics: [], tags: [], pnode: `node1.${this.opts.clustername}`, ctime: now, mtime: now,
     };
   }
+}
 
-  private mac(name: string, index: number): string {
-    let h = 0;
-    for (const ch of `${this.opts.clustername}/${name}/${index}`) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
-    const b = [h >>> 16 & 0xff, h >>> 8 & 0xff, h & 0xff].map((x) => x.toString(16).padStart(2, '0'));
-    return `aa:00:00:${b.join(':')}`;
-  }
+/** The addresses Ganeti reserves in a new network: its own, its gateway's and its broadcast address. */
+function reservedAddresses(cidr: string, gateway: string | null): string[] {
+  const [base, bits] = cidr.split('/');
+  const octets = (base ?? '').split('.').map(Number);
+  const size = 2 ** (32 - Number(bits));
+  if (octets.length !== 4 || octets.some((o) => !(o >= 0 && o <= 255)) || !(size >= 1)) return [];
+  const first = (octets.reduce((a, o) => a * 256 + o, 0) & ~(size - 1)) >>> 0;
+  const dotted = (n: number) => [n >>> 24, n >>> 16 & 255, n >>> 8 & 255, n & 255].join('.');
+  return [...new Set([dotted(first), ...(gateway ? [gateway] : []), dotted(first + size - 1)])];
 }
 
 function alive(pid: number): boolean {

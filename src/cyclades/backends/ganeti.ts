@@ -2,7 +2,8 @@ import { request as httpsRequest } from 'node:https';
 import { randomToken } from '../../common/crypto.js';
 import {
   BackendRefused, BackendUnavailable,
-  type ClusterInfo, type ComputeBackend, type ConsoleInfo, type DiskSpec, type InstanceInfo, type InstanceSpec, type JobState, type JobStatus, type NicSpec,
+  type After, type ClusterInfo, type ComputeBackend, type ConsoleInfo, type DiskSpec, type InstanceInfo, type InstanceSpec, type JobState, type JobStatus,
+  type NetworkConnection, type NetworkInfo, type NetworkSpec, type NicSpec,
 } from './compute-backend.js';
 
 export interface GanetiOptions {
@@ -29,7 +30,8 @@ interface RapiInstance {
   'disk.sizes'?: number[];
   'nic.macs'?: string[];
   'nic.ips'?: (string | null)[];
-  'nic.networks'?: (string | null)[];
+  /** The NICs' network names (`nic.networks` holds their UUIDs). */
+  'nic.networks.names'?: (string | null)[];
   'nic.links'?: (string | null)[];
   'nic.names'?: (string | null)[];
   'disk.names'?: (string | null)[];
@@ -39,10 +41,25 @@ interface RapiInstance {
   mtime?: number;
 }
 
+/** The fields of `GET /2/networks?bulk=1` the service reads. */
+interface RapiNetwork {
+  name: string;
+  network: string;
+  gateway: string | null;
+  network6: string | null;
+  gateway6: string | null;
+  mac_prefix: string | null;
+  /** `[group, mode, link, vlan]` per node group in Ganeti 3.0; `"group(mode, link)"` in older releases. */
+  group_list?: (string[] | string)[];
+  /** A comma-separated list of addresses (`"192.168.77.0, 192.168.77.1, 192.168.77.255"`). */
+  external_reservations?: string | null;
+  tags?: string[];
+}
+
 interface RapiJob {
   id: number | string;
   status: JobStatus;
-  ops?: { OP_ID: string; instance_name?: string }[];
+  ops?: { OP_ID: string; instance_name?: string; network_name?: string }[];
   opresult?: unknown[];
   oplog?: [number, [number, number], string, unknown][][];
   received_ts?: [number, number] | null;
@@ -73,7 +90,7 @@ export class GanetiBackend implements ComputeBackend {
     };
   }
 
-  async createInstance(spec: InstanceSpec): Promise<number> {
+  async createInstance(spec: InstanceSpec, after?: After): Promise<number> {
     // The cluster's allocator places the instance; on a one-node cluster (whose allocator refuses
     // every placement for lack of a secondary node) the only node is named instead.
     const nodes = await this.usableNodes();
@@ -96,6 +113,7 @@ export class GanetiBackend implements ComputeBackend {
       start: true,
       wait_for_sync: false,
       conflicts_check: false,
+      ...dependsOn(after),
     });
   }
 
@@ -117,8 +135,11 @@ export class GanetiBackend implements ComputeBackend {
     return this.submit('PUT', `/2/instances/${enc(name)}/modify`, { beparams: { vcpus, maxmem: memoryMiB, minmem: memoryMiB } });
   }
   deleteInstance(name: string): Promise<number> { return this.submit('DELETE', `/2/instances/${enc(name)}`); }
-  addNic(instance: string, nic: NicSpec & { name: string }): Promise<number> {
-    return this.modify(instance, { nics: [['add', -1, defined({ name: nic.name, mac: nic.mac, ip: nic.ip, network: nic.network, mode: nic.mode, link: nic.link })]] });
+  addNic(instance: string, nic: NicSpec & { name: string }, after?: After): Promise<number> {
+    return this.modify(instance, {
+      nics: [['add', -1, defined({ name: nic.name, mac: nic.mac, ip: nic.ip, network: nic.network, mode: nic.mode, link: nic.link })]],
+      ...dependsOn(after),
+    });
   }
   removeNic(instance: string, name: string): Promise<number> { return this.modify(instance, { nics: [['remove', name, {}]] }); }
   addDisk(instance: string, disk: DiskSpec & { name: string }): Promise<number> {
@@ -149,18 +170,53 @@ export class GanetiBackend implements ComputeBackend {
   }
 
   async listInstances(): Promise<InstanceInfo[]> {
-    const list = await this.call<RapiInstance[]>('GET', '/2/instances?bulk=1');
-    return list.map((i) => {
-      const macs = i['nic.macs'] ?? [];
-      return {
-        name: i.name, status: i.status, adminState: i.admin_state as InstanceInfo['adminState'], running: Boolean(i.oper_state),
-        vcpus: i.beparams?.vcpus ?? 0, memoryMiB: i.beparams?.maxmem ?? i.beparams?.memory ?? 0, diskTemplate: i.disk_template,
-        diskSizesMiB: i['disk.sizes'] ?? [],
-        nics: macs.map((mac, k) => ({ name: i['nic.names']?.[k] ?? null, mac, ip: i['nic.ips']?.[k] ?? null, network: i['nic.networks']?.[k] ?? null, link: i['nic.links']?.[k] ?? null })),
-        diskNames: i['disk.names'] ?? (i['disk.sizes'] ?? []).map(() => null),
-        tags: i.tags ?? [], pnode: i.pnode, ctime: i.ctime ?? 0, mtime: i.mtime ?? 0,
-      };
+    return (await this.call<RapiInstance[]>('GET', '/2/instances?bulk=1')).map(toInstanceInfo);
+  }
+
+  async instance(name: string): Promise<InstanceInfo | undefined> {
+    const i = await this.call<RapiInstance>('GET', `/2/instances/${enc(name)}`).catch(unlessNotFound);
+    return i && toInstanceInfo(i);
+  }
+
+  addNetwork(spec: NetworkSpec): Promise<number> {
+    return this.submit('POST', '/2/networks', {
+      network_name: spec.name, network: spec.network, gateway: spec.gateway, network6: spec.network6, gateway6: spec.gateway6,
+      mac_prefix: spec.macPrefix, add_reserved_ips: null, conflicts_check: spec.conflictsCheck, tags: spec.tags,
     });
+  }
+
+  async connectNetwork(name: string, mode: string, link: string, after?: After): Promise<number[]> {
+    const groups = await this.call<{ name: string }[]>('GET', '/2/groups');
+    const jobs: number[] = [];
+    for (const g of groups) {
+      jobs.push(await this.submit('PUT', `/2/networks/${enc(name)}/connect`, {
+        group_name: g.name, network_mode: mode, network_link: link, conflicts_check: false, ...dependsOn(after),
+      }));
+    }
+    return jobs;
+  }
+
+  async disconnectNetwork(name: string): Promise<number[]> {
+    const net = await this.call<RapiNetwork>('GET', `/2/networks/${enc(name)}`).catch(unlessNotFound);
+    const jobs: number[] = [];
+    for (const c of net ? connections(net) : []) {
+      jobs.push(await this.submit('PUT', `/2/networks/${enc(name)}/disconnect`, { group_name: c.group }));
+    }
+    return jobs;
+  }
+
+  removeNetwork(name: string, after?: After): Promise<number> {
+    // RAPI reads a DELETE's body as the opcode's parameters, `depends` included.
+    const depends = dependsOn(after);
+    return this.submit('DELETE', `/2/networks/${enc(name)}`, Object.keys(depends).length ? depends : undefined);
+  }
+
+  async listNetworks(): Promise<NetworkInfo[]> {
+    return (await this.call<RapiNetwork[]>('GET', '/2/networks?bulk=1')).map((n) => ({
+      name: n.name, network: n.network, gateway: n.gateway, network6: n.network6, gateway6: n.gateway6, macPrefix: n.mac_prefix,
+      groups: connections(n), tags: n.tags ?? [],
+      reserved: (n.external_reservations ?? '').split(',').map((a) => a.trim()).filter(Boolean),
+    }));
   }
 
   async job(id: number): Promise<JobState> {
@@ -201,7 +257,7 @@ export class GanetiBackend implements ComputeBackend {
     const log = (j.oplog ?? []).flat().map((e) => String(e[3])).filter(Boolean);
     const results = (j.opresult ?? []).filter((r) => Array.isArray(r) || typeof r === 'string').map((r) => Array.isArray(r) ? r.map(String).join(': ') : String(r));
     return {
-      id: Number(j.id), status: j.status, opcode: op?.OP_ID ?? '', instance: op?.instance_name ?? '',
+      id: Number(j.id), status: j.status, opcode: op?.OP_ID ?? '', instance: op?.instance_name ?? op?.network_name ?? '',
       timestamp: ts(j.end_ts) || ts(j.start_ts) || ts(j.received_ts),
       message: j.status === 'error' ? (results.join('; ') || log.at(-1) || 'Job failed') : (log.at(-1) ?? ''),
     };
@@ -227,6 +283,7 @@ export class GanetiBackend implements ComputeBackend {
           const text = Buffer.concat(chunks).toString('utf8');
           const status = res.statusCode ?? 0;
           if (status >= 500) { reject(new BackendUnavailable(`RAPI ${method} ${path}: ${status} ${brief(text)}`)); return; }
+          if (status === 404) { reject(new RapiNotFound(`RAPI ${method} ${path}: ${status} ${brief(text)}`)); return; }
           if (status >= 400) { reject(new BackendRefused(`RAPI ${method} ${path}: ${status} ${brief(text)}`)); return; }
           try { resolve(JSON.parse(text) as T); } catch { reject(new BackendUnavailable(`RAPI ${method} ${path}: unreadable answer`)); }
         });
@@ -240,6 +297,42 @@ export class GanetiBackend implements ComputeBackend {
 }
 
 const enc = encodeURIComponent;
+
+/** RAPI answered 404: the instance, network or job is not in the cluster. */
+class RapiNotFound extends BackendRefused {}
+
+function unlessNotFound(err: unknown): undefined {
+  if (err instanceof RapiNotFound) return undefined;
+  throw err;
+}
+
+/** Ganeti's `depends`: each job must end in success before this one runs. */
+function dependsOn(after: After | undefined): { depends?: [number, ['success']][] } {
+  return after?.depends?.length ? { depends: after.depends.map((id) => [id, ['success']]) } : {};
+}
+
+function toInstanceInfo(i: RapiInstance): InstanceInfo {
+  const macs = i['nic.macs'] ?? [];
+  return {
+    name: i.name, status: i.status, adminState: i.admin_state as InstanceInfo['adminState'], running: Boolean(i.oper_state),
+    vcpus: i.beparams?.vcpus ?? 0, memoryMiB: i.beparams?.maxmem ?? i.beparams?.memory ?? 0, diskTemplate: i.disk_template,
+    diskSizesMiB: i['disk.sizes'] ?? [],
+    nics: macs.map((mac, k) => ({
+      name: i['nic.names']?.[k] ?? null, mac, ip: i['nic.ips']?.[k] ?? null, network: i['nic.networks.names']?.[k] ?? null, link: i['nic.links']?.[k] ?? null,
+    })),
+    diskNames: i['disk.names'] ?? (i['disk.sizes'] ?? []).map(() => null),
+    tags: i.tags ?? [], pnode: i.pnode, ctime: i.ctime ?? 0, mtime: i.mtime ?? 0,
+  };
+}
+
+/** The node groups a network is connected to, from either form of `group_list`. */
+function connections(n: RapiNetwork): NetworkConnection[] {
+  return (n.group_list ?? []).map((g) => {
+    if (Array.isArray(g)) return { group: g[0] ?? '', mode: g[1] ?? '', link: g[2] ?? '' };
+    const m = /^(.*?)\s*\(\s*([^,]*?)\s*,\s*([^,)]*?)\s*(?:,[^)]*)?\)$/.exec(g);
+    return m ? { group: m[1]!, mode: m[2]!, link: m[3]! } : { group: g, mode: '', link: '' };
+  });
+}
 
 /** The fields that have a value (RAPI refuses explicit nulls for most parameters). */
 function defined(o: Record<string, unknown>): Record<string, unknown> {

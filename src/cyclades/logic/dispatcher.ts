@@ -6,6 +6,8 @@ import type { EventBus, JobSubmitted } from './bus.js';
 import { failCreation } from './servers.js';
 import type { Tags } from './tags.js';
 import type { Charges } from './charges.js';
+import type { Networks } from './networks.js';
+import type { Ports } from './ports.js';
 import { isEmpty } from './resources.js';
 import { stateAfterJob } from './states.js';
 
@@ -32,6 +34,8 @@ export class Dispatcher {
   private closed = false;
   /** Job states applied since start (for benchmarks and status). */
   applied = 0;
+  /** The network service, whose network and NIC jobs this dispatcher also follows. */
+  networks: { networks: Networks; ports: Ports } | undefined;
 
   constructor(
     private readonly store: ComputeStore,
@@ -68,11 +72,17 @@ export class Dispatcher {
     for (const t of await this.store.openTagJobs()) {
       if (t.backend_id !== null && t.job_id !== null) this.follow({ backendId: Number(t.backend_id), jobId: Number(t.job_id), serverId: Number(t.server_id) });
     }
+    if (this.networks) {
+      for (const j of await this.networks.networks.openJobs()) this.follow({ ...j, serverId: 0 });
+      for (const j of await this.networks.ports.openJobs()) this.follow(j);
+      // A deleted network whose removal ended while no dispatcher ran.
+      for (const net of await this.networks.networks.store.destroying()) await this.networks.networks.maybeFinalize(Number(net.id));
+    }
   }
 
   /** Follows one job until it ends, applying each status change. */
   follow(job: JobSubmitted): void {
-    const key = `${job.backendId}:${job.jobId}`;
+    const key = `${job.backendId}:${job.jobId}:${job.networkId ?? ''}:${job.portId ?? ''}`;
     if (this.following.has(key) || this.closed) return;
     this.following.add(key);
     void this.followLoop(job).catch((err) => this.log.error({ err, ...job }, 'following a job failed'))
@@ -92,7 +102,7 @@ export class Dispatcher {
       } catch (err) {
         if (err instanceof BackendRefused) {
           // The backend no longer knows the job (archived, or its cluster was rebuilt): it ended, outcome unknown.
-          await this.apply(job.serverId, job.backendId, { id: job.jobId, status: 'error', opcode: '', instance: '', timestamp: Date.now(), message: `Job ${job.jobId} is unknown to the backend: ${err.message}` });
+          await this.applyAny(job, { id: job.jobId, status: 'error', opcode: '', instance: '', timestamp: Date.now(), message: `Job ${job.jobId} is unknown to the backend: ${err.message}` });
           return;
         }
         failures++;
@@ -100,10 +110,17 @@ export class Dispatcher {
         await sleep(Math.min(30_000, 500 * 2 ** Math.min(failures, 6)));
         continue;
       }
-      if (state.status !== previous) await this.apply(job.serverId, job.backendId, state);
+      if (state.status !== previous) await this.applyAny(job, state);
       previous = state.status;
       if (isFinal(state.status)) return;
     }
+  }
+
+  /** Applies one job state to what the job works on: a network on a backend, a NIC, or a server. */
+  private async applyAny(job: JobSubmitted, state: JobState): Promise<void> {
+    if (job.networkId !== undefined && this.networks) { await this.networks.networks.applyJob(job.networkId, job.backendId, state); this.applied++; return; }
+    if (job.portId !== undefined && this.networks) { await this.networks.ports.applyJob(job.portId, state); this.applied++; return; }
+    await this.apply(job.serverId, job.backendId, state);
   }
 
   /** Applies one job state to its server. Safe to repeat and to receive out of order. */
@@ -112,6 +129,11 @@ export class Dispatcher {
     const toResolve: number[] = [];
     let released: ServerRow | undefined;
     let created: ServerRow | undefined;
+    let createEnded: boolean | undefined;
+    // A new server's NICs (their MACs) are recorded before it shows ACTIVE, so it never shows without its addresses.
+    if (state.status === 'success' && state.opcode === 'OP_INSTANCE_CREATE') {
+      await this.networks?.ports.syncServer(serverId).catch((err) => this.log.warn({ err, server: serverId }, 'could not read the NICs of a new server'));
+    }
     await this.store.transaction(async (tx) => {
       const vm = await tx.server(serverId);
       if (!vm || Number(vm.backend_id) !== backendId) return;
@@ -134,6 +156,7 @@ export class Dispatcher {
           if (next === 'STARTED' || next === 'STOPPED') changes.buildpercentage = 100;
         }
         if (opcode === 'OP_INSTANCE_CREATE' && !success && !vm.deleted) changes.error_reason = state.message || 'Server creation failed';
+        if (opcode === 'OP_INSTANCE_CREATE' && current) createEnded = success;
         if (!success) {
           await tx.addDiagnostic({ server_id: serverId, source: 'ganeti', level: 'ERROR', message: `${opcode || 'Job'} failed (job ${state.id})`, details: state.message, created_at: Date.now() });
         }
@@ -151,12 +174,15 @@ export class Dispatcher {
       if (Object.keys(changes).length === 0) return;
       changes.updated_at = Date.now();
       await tx.updateServer(serverId, changes);
+      // Its ports go with it, in the same transaction: a deleted server never holds an address.
+      if (changes.deleted) await this.networks?.ports.afterDestroy(serverId, tx.db);
       if (changes.deleted) released = { ...vm, ...changes } as ServerRow;
       if (opcode === 'OP_INSTANCE_CREATE' && changes.operstate === 'STARTED') created = { ...vm, ...changes } as ServerRow;
     });
     this.applied++;
     await this.charges.resolve(toResolve);
     if (released) await this.charges.releaseServer(released);
+    if (!released && createEnded === false) await this.networks?.ports.afterCreate(serverId, false).catch((err) => this.log.warn({ err, server: serverId }, 'could not update the ports of a failed server'));
     if (created) await this.tags.flushPending(created).catch((err) => this.log.warn({ err, server: serverId }, 'could not set the tags of a new server'));
   }
 

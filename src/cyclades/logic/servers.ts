@@ -3,13 +3,15 @@ import type { AuthenticatedUser } from '../../common/identity.js';
 import type { ImageClient, ImageInfo } from '../../common/image.js';
 import { BadRequest, Forbidden, NotFound, OverLimit, ServiceUnavailable } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
-import { BackendRefused, BackendUnavailable, type ComputeBackend, type ConsoleInfo, type InstanceSpec } from '../backends/compute-backend.js';
+import { BackendUnavailable, type ComputeBackend, type ConsoleInfo, type InstanceSpec } from '../backends/compute-backend.js';
 import type { ComputeStore, FlavorRow, ServerRow } from '../store/compute.js';
 import type { Backends } from './backends.js';
 import type { EventBus } from './bus.js';
 import type { Charges } from './charges.js';
+import type { Ports, ServerNetworkRequest } from './ports.js';
 import { resizeDelta, runningResources, serverResources, negate, type Quantities } from './resources.js';
 import { checkAction, JOB_ACTIONS, type ServerAction } from './states.js';
+import { asOverLimit, asServiceError } from './errors.js';
 
 export interface ServerOptions {
   instancePrefix: string;
@@ -30,6 +32,8 @@ export interface CreateServer {
   personality: Personality[];
   keyNames: string[];
   project?: string | undefined;
+  /** The networks to connect to; undefined: the default ones (a public address). */
+  networks?: ServerNetworkRequest[] | undefined;
 }
 
 /** A server with what rendering needs besides its row. */
@@ -52,6 +56,9 @@ export class Servers {
     private readonly opts: ServerOptions,
     private readonly log: Logger,
   ) {}
+
+  /** The ports of servers (set once both exist: they need each other). */
+  ports: Ports | undefined;
 
   instanceName(id: number): string { return `${this.opts.instancePrefix}${id}`; }
 
@@ -103,11 +110,20 @@ export class Servers {
     const project = req.project ?? user.defaultProject;
     if (!user.projects.includes(project)) throw new Forbidden(`Not a member of project ${project}`);
 
-    const backend = await this.backends.allocate({ ramMiB: flavor.ram, diskMiB: flavor.disk * 1024, diskTemplate: flavor.disk_template });
+    // Ports (and their addresses) first: a request for a network that cannot be met costs nothing.
+    const portIds = this.ports ? await this.ports.forNewServer(user, req.networks) : [];
     const quantities = serverResources(flavor, true);
     const now = Date.now();
     const draft = { id: 0, user_id: user.uuid, project };
-    const serial = await this.charges.issue(draft, 'create', quantities).catch((err: unknown) => { throw asOverLimit(err); });
+    let backend;
+    let serial: number | null;
+    try {
+      backend = await this.backends.allocate({ ramMiB: flavor.ram, diskMiB: flavor.disk * 1024, diskTemplate: flavor.disk_template });
+      serial = await this.charges.issue(draft, 'create', quantities).catch((err: unknown) => { throw asOverLimit(err); });
+    } catch (err) {
+      await this.ports?.unbindNewServer(portIds);
+      throw err;
+    }
     let id: number;
     try {
       id = await this.store.transaction(async (tx) => {
@@ -124,6 +140,7 @@ export class Servers {
       });
     } catch (err) {
       await this.charges.abandon(serial);
+      await this.ports?.unbindNewServer(portIds);
       throw err;
     }
     const adminPass = generatePassword();
@@ -142,24 +159,35 @@ export class Servers {
       },
       hvparams: {}, tags: [`synnefo:user:${user.uuid}`],
     };
-    await this.submitCreate(id, Number(backend.id), spec, 0);
+    let depends: number[] = [];
+    if (this.ports && portIds.length) {
+      try {
+        const bound = await this.ports.bindNewServer(portIds, (await this.store.server(id))!);
+        spec.nics = bound.nics;
+        depends = bound.depends;
+      } catch (err) {
+        await failCreation(this.store, this.charges, id, `Could not prepare the server's networks: ${(err as Error).message}`);
+        return { vm: (await this.store.server(id))!, adminPass };
+      }
+    }
+    await this.submitCreate(id, Number(backend.id), spec, depends, 0);
     return { vm: (await this.store.server(id))!, adminPass };
   }
 
   /** Submits a creation job; an unreachable backend is retried with backoff, then the server fails. */
-  private async submitCreate(id: number, backendId: number, spec: InstanceSpec, attempt: number): Promise<void> {
+  private async submitCreate(id: number, backendId: number, spec: InstanceSpec, depends: number[], attempt: number): Promise<void> {
     const vm = await this.store.server(id);
     if (!vm || vm.deleted || vm.operstate !== 'BUILD' || vm.job_id !== null || vm.task_state !== 'BUILDING') return;
     const backend = await this.backends.get(backendId);
     try {
-      const jobId = await this.backends.driver(backend).createInstance(spec);
+      const jobId = await this.backends.driver(backend).createInstance(spec, { depends });
       await this.jobSubmitted(id, backendId, jobId, 'OP_INSTANCE_CREATE', vm.serial);
     } catch (err) {
       if (err instanceof BackendUnavailable && attempt < this.opts.retryLimit) {
         const delay = Math.min(30_000, 1000 * 2 ** attempt);
         this.log.warn({ err: (err as Error).message, server: id, attempt: attempt + 1, delay }, 'backend unreachable; server creation will be retried');
         await this.store.updateServer(id, { job_log: `Backend unreachable, retrying: ${(err as Error).message}`, updated_at: Date.now() });
-        const t = setTimeout(() => { this.retries.delete(t); void this.submitCreate(id, backendId, spec, attempt + 1).catch((e) => this.log.error({ err: e, server: id }, 'retry failed')); }, delay);
+        const t = setTimeout(() => { this.retries.delete(t); void this.submitCreate(id, backendId, spec, depends, attempt + 1).catch((e) => this.log.error({ err: e, server: id }, 'retry failed')); }, delay);
         this.retries.add(t);
         return;
       }
@@ -313,6 +341,7 @@ export class Servers {
       await this.store.updateServer(id, { operstate: 'DESTROYED', deleted: 1, task_state: '', serial: null, updated_at: Date.now() });
       await this.charges.abandon(serial);
       await this.charges.releaseServer({ ...vm, deleted: 1 });
+      await this.ports?.afterDestroy(id);
       return;
     }
     try {
@@ -386,15 +415,4 @@ export function generatePassword(length = 12): string {
     if (out.length === length) break;
   }
   return out.length === length ? out : generatePassword(length);
-}
-
-function asOverLimit(err: unknown): unknown {
-  const e = err as { status?: number; message?: string };
-  return e?.status === 413 ? new OverLimit(`Resource limit exceeded for your account. ${e.message ?? ''}`.trim()) : err;
-}
-
-function asServiceError(err: unknown): unknown {
-  if (err instanceof BackendUnavailable) return new ServiceUnavailable(`The server's backend is unreachable: ${err.message}`);
-  if (err instanceof BackendRefused) return new BadRequest(err.message);
-  return err;
 }

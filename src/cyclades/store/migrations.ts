@@ -155,5 +155,103 @@ export function cycladesMigrations(dialect: Dialect): Record<string, Migration> 
           .execute();
       },
     },
+    '0005_networks': {
+      async up(db: Kysely<any>) {
+        await serial(db, 'networks')
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('user_id', 'text')
+          .addColumn('project', 'text')
+          .addColumn('shared_to_project', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('flavor', 'text', (c) => c.notNull())
+          .addColumn('mode', 'text', (c) => c.notNull())
+          .addColumn('link', 'text', (c) => c.notNull())
+          .addColumn('mac_prefix', 'text')
+          .addColumn('pooled_link', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('pooled_mac_prefix', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('public', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('floating_ip_pool', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('external_router', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('drained', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('deleted', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('networks_user').on('networks').columns(['user_id', 'deleted']).execute();
+        await db.schema.createIndex('networks_public').on('networks').columns(['public', 'deleted']).execute();
+        await serial(db, 'subnets')
+          .addColumn('network_id', 'integer', (c) => c.notNull().references('networks.id'))
+          .addColumn('name', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('user_id', 'text')
+          .addColumn('ip_version', 'integer', (c) => c.notNull())
+          .addColumn('cidr', 'text', (c) => c.notNull())
+          .addColumn('gateway', 'text')
+          .addColumn('dhcp', 'integer', (c) => c.notNull())
+          .addColumn('dns_nameservers', 'text', (c) => c.notNull().defaultTo('[]'))
+          .addColumn('host_routes', 'text', (c) => c.notNull().defaultTo('[]'))
+          .addColumn('deleted', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+        // One live subnet of each IP version per network, even under concurrent creation.
+        await db.schema.createIndex('subnets_version').on('subnets').columns(['network_id', 'ip_version']).unique().where(sql.ref('deleted'), '=', 0).execute();
+        await db.schema.createTable('backend_networks')
+          .addColumn('network_id', 'integer', (c) => c.notNull().references('networks.id'))
+          .addColumn('backend_id', 'integer', (c) => c.notNull().references('backends.id').onDelete('cascade'))
+          .addColumn('operstate', 'text', (c) => c.notNull())
+          .addColumn('mac_prefix', 'text')
+          .addColumn('jobs', 'text', (c) => c.notNull().defaultTo('[]'))
+          .addColumn('job_log', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('backend_networks_pk', ['network_id', 'backend_id'])
+          .execute();
+        await serial(db, 'ports')
+          .addColumn('name', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('user_id', 'text', (c) => c.notNull())
+          .addColumn('network_id', 'integer', (c) => c.notNull().references('networks.id'))
+          .addColumn('server_id', 'integer', (c) => c.references('servers.id'))
+          .addColumn('mac', 'text')
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('device_owner', 'text')
+          .addColumn('firewall_profile', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('security_groups', 'text', (c) => c.notNull().defaultTo('[]'))
+          .addColumn('job_id', 'bigint')
+          .addColumn('job_action', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('ports_network').on('ports').columns(['network_id']).execute();
+        await db.schema.createIndex('ports_server').on('ports').columns(['server_id']).execute();
+        await db.schema.createIndex('ports_user').on('ports').columns(['user_id']).execute();
+        await serial(db, 'ip_addresses')
+          .addColumn('network_id', 'integer', (c) => c.notNull().references('networks.id'))
+          .addColumn('subnet_id', 'integer', (c) => c.notNull().references('subnets.id'))
+          .addColumn('port_id', 'integer', (c) => c.references('ports.id').onDelete('set null'))
+          .addColumn('user_id', 'text', (c) => c.notNull())
+          .addColumn('project', 'text', (c) => c.notNull())
+          .addColumn('shared_to_project', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('address', 'text', (c) => c.notNull())
+          .addColumn('ip_version', 'integer', (c) => c.notNull())
+          .addColumn('floating_ip', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .addUniqueConstraint('ip_addresses_unique', ['network_id', 'address'])
+          .execute();
+        await db.schema.createIndex('ip_addresses_port').on('ip_addresses').columns(['port_id']).execute();
+        await db.schema.createIndex('ip_addresses_user').on('ip_addresses').columns(['user_id', 'floating_ip']).execute();
+        await db.schema.createTable('network_serials')
+          .addColumn('serial', 'bigint', (c) => c.primaryKey())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('resource_id', 'integer', (c) => c.notNull())
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('quantities', 'text', (c) => c.notNull())
+          .addColumn('accept', 'integer')
+          .addColumn('resolved', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }

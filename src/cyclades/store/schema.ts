@@ -160,7 +160,132 @@ export interface PoolChunksTable {
   reserved_count: number;
 }
 
+/**
+ * A network (Synnefo's Network): private to a user and project, or public (made by the admin).
+ * Its Ganeti network is `snf-net-<id>` on each backend that holds it (backend_networks).
+ */
+export interface NetworksTable {
+  id: Generated<number>;
+  name: string;
+  /** The owner; null for public networks made without one. */
+  user_id: string | null;
+  project: string | null;
+  shared_to_project: number;
+  /** MAC_FILTERED, PHYSICAL_VLAN, IP_LESS_ROUTED or CUSTOM. */
+  flavor: string;
+  /** Ganeti network mode (bridged, routed, openvswitch) and link (bridge, routing table). */
+  mode: string;
+  link: string;
+  /** Five hex digits (`aa:00:1`) to which each backend appends its index digit; null: the cluster's own. */
+  mac_prefix: string | null;
+  /** Where `link` came from the bridge pool (PHYSICAL_VLAN), or `mac_prefix` from the MAC-prefix pool: given back on delete. */
+  pooled_link: number;
+  pooled_mac_prefix: number;
+  public: number;
+  floating_ip_pool: number;
+  external_router: number;
+  drained: number;
+  /** ACTIVE until every backend removed it after a delete, then DELETED. */
+  state: string;
+  /** CREATE, or DESTROY once deleted by its owner (while backends remove it). */
+  action: string;
+  deleted: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SubnetsTable {
+  id: Generated<number>;
+  network_id: number;
+  name: string;
+  /** The network's owner (Synnefo renders it as the subnet's tenant). */
+  user_id: string | null;
+  ip_version: number;
+  cidr: string;
+  gateway: string | null;
+  /** DHCP (IPv4) or SLAAC (IPv6) on. */
+  dhcp: number;
+  /** JSON lists, as given. */
+  dns_nameservers: string;
+  host_routes: string;
+  deleted: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A network on one backend, with the jobs that create or remove it there. */
+export interface BackendNetworksTable {
+  network_id: number;
+  backend_id: number;
+  /** PENDING (jobs running), ACTIVE (connected), ERROR (a job failed), DELETED. */
+  operstate: string;
+  /** The network's prefix with the backend's index digit: the three octets Ganeti puts in front of NIC MACs. */
+  mac_prefix: string | null;
+  /** JSON list of the job ids of the creation or removal in progress (followed by the dispatcher). */
+  jobs: string;
+  job_log: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A port (Synnefo's NetworkInterface): a NIC of a server on a network once attached. */
+export interface PortsTable {
+  id: Generated<number>;
+  name: string;
+  user_id: string;
+  network_id: number;
+  server_id: number | null;
+  /** Reported by the backend once the NIC exists; null before. */
+  mac: string | null;
+  /** DOWN (no server), BUILD (NIC being added), ACTIVE, ERROR. */
+  state: string;
+  device_owner: string | null;
+  firewall_profile: string;
+  security_groups: string;
+  /** The NIC job in progress (add or remove), followed by the dispatcher. */
+  job_id: number | null;
+  /** ADD or REMOVE while `job_id` runs. */
+  job_action: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** An address of a network: a port's fixed IP, or a floating IP (owned, charged, attachable). */
+export interface IpAddressesTable {
+  id: Generated<number>;
+  network_id: number;
+  subnet_id: number;
+  port_id: number | null;
+  user_id: string;
+  project: string;
+  shared_to_project: number;
+  address: string;
+  ip_version: number;
+  floating_ip: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** Commissions of network resources (private networks, floating IPs), recorded with their decision. */
+export interface NetworkSerialsTable {
+  serial: number;
+  /** network or floating_ip */
+  kind: string;
+  resource_id: number;
+  action: string;
+  quantities: string;
+  accept: number | null;
+  resolved: number;
+  created_at: number;
+}
+
 export interface CycladesDB {
+  networks: NetworksTable;
+  subnets: SubnetsTable;
+  backend_networks: BackendNetworksTable;
+  ports: PortsTable;
+  ip_addresses: IpAddressesTable;
+  network_serials: NetworkSerialsTable;
   server_tags: ServerTagsTable;
   server_diagnostics: ServerDiagnosticsTable;
   backends: BackendsTable;
