@@ -14,6 +14,7 @@ import { reconcileServers } from './logic/reconcile.js';
 import { apiStatus } from './logic/states.js';
 import { NO_IMAGES, openCyclades, type Cyclades } from './service.js';
 import type { BackendRow, ServerRow } from './store/compute.js';
+import { followNetworkJobs } from './logic/reconcile-networks.js';
 
 export type Ctx = (action: (ctx: ManageContext, ...args: any[]) => Promise<void>) => (...args: any[]) => Promise<void>;
 export const fmt = (o: { outputFormat?: string }) => (o.outputFormat ?? 'pretty') as OutputFormat;
@@ -70,6 +71,7 @@ export function cycladesCommands(manage: Command, ctx: Ctx): void {
       const b = await cy.backends.add({ clustername: o.clustername, driver: o.driver, port: Number(o.port), username: o.username, password: o.password, insecure: !!o.insecure });
       // Public networks are on every backend: they are created on the new one too.
       await cy.networks.addBackend(Number(b.id));
+      for (const net of await cy.networks.store.networks(null, { publicOnly: true })) await followNetworkJobs(cy, Number(net.id), 300);
       c.print(renderObject(backendRow(b), fmt(o)));
     })));
 

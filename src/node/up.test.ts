@@ -140,6 +140,24 @@ describe('synnefo up, as a newcomer runs it', () => {
     assert.match(image.properties.DESCRIPTION, /^Placeholder image for the simulated backend: 1 MiB of zeros, not bootable$/);
   });
 
+  it("gives the demo user's first server a public address, and a floating IP on request", async () => {
+    const compute = `${up.url}/cyclades/compute/v2.0`;
+    const [image] = (await call(`${up.url}/cyclades/image/v1.0/images/detail`, { token: creds.demo.token })).json.images;
+    const [flavor] = (await call(`${compute}/flavors`, { token: creds.demo.token })).json.flavors;
+    const made = await call(`${compute}/servers`, { token: creds.demo.token, json: { server: { name: 'first', imageRef: image.id, flavorRef: flavor.id } } });
+    assert.equal(made.status, 202, made.text);
+    const publicNet = (await call(`${up.url}/cyclades/network/v2.0/networks`, { token: creds.demo.token })).json.networks.find((n: { public: boolean }) => n.public);
+    assert.equal(publicNet.name, 'public');
+    await until('an ACTIVE server with an address on the public network', 30_000, async () => {
+      const s = (await call(`${compute}/servers/${made.json.server.id}`, { token: creds.demo.token })).json.server;
+      return s.status === 'ACTIVE' && s.addresses[publicNet.id]?.[0]?.addr.startsWith('203.0.113.');
+    });
+    const fip = await call(`${up.url}/cyclades/network/v2.0/floatingips`, { token: creds.demo.token, json: { floatingip: {} } });
+    assert.equal(fip.status, 200, fip.text);
+    assert.equal((await call(`${up.url}/cyclades/network/v2.0/floatingips/${fip.json.floatingip.id}`, { token: creds.demo.token, method: 'DELETE' })).status, 204);
+    assert.equal((await call(`${compute}/servers/${made.json.server.id}`, { token: creds.demo.token, method: 'DELETE' })).status, 204);
+  });
+
   it('refuses a wrong password with a 401 fault', async () => {
     const res = await tokens(up.url, JSON.stringify({ auth: { passwordCredentials: { username: creds.demo.email, password: 'not-the-password' } } }));
     assert.equal(res.status, 401);

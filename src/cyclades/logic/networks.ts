@@ -126,7 +126,7 @@ export class Networks {
     if (!NETWORK_FLAVORS.includes(spec.flavor)) throw new BadRequest(`Invalid network type '${spec.flavor}'`);
     checkName(spec.name, 'Network');
     if (!spec.public && !spec.user) throw new BadRequest("'user' is required for private networks");
-    if (spec.flavor === 'IP_LESS_ROUTED' && !spec.subnet) throw new BadRequest('Cannot create an IP_LESS_ROUTED network without a subnet');
+    if (spec.flavor === 'IP_LESS_ROUTED' && !spec.subnet && !spec.subnet6) throw new BadRequest('Cannot create an IP_LESS_ROUTED network without a subnet');
     if (spec.floatingIpPool && !spec.public) throw new BadRequest('Only public networks can be floating IP pools');
     if (spec.floatingIpPool && !spec.subnet) throw new BadRequest('A floating IP pool needs an IPv4 subnet');
     const net = await this.createNetwork({
@@ -360,7 +360,12 @@ export class Networks {
    * NIC's job must wait for (none when it is already there).
    */
   async ensureOnBackend(networkId: number, backendId: number): Promise<number[]> {
-    const row = await this.store.backendNetwork(networkId, backendId);
+    let row = await this.store.backendNetwork(networkId, backendId);
+    // Another request claimed the creation and is submitting its jobs: wait for their ids.
+    for (let waited = 0; row?.operstate === 'PENDING' && row.jobs === '[]' && waited < 10_000; waited += 50) {
+      await new Promise((r) => setTimeout(r, 50));
+      row = await this.store.backendNetwork(networkId, backendId);
+    }
     if (row?.operstate === 'ACTIVE') return [];
     if (row?.operstate === 'PENDING') return JSON.parse(row.jobs) as number[];
     const net = await this.store.network(networkId);
