@@ -31,6 +31,8 @@ export const CYCLADES_COMPONENT: ComponentDefinition = {
       ],
     },
     { name: 'cyclades_volume', type: 'volume', path: '/volume', versionId: 'v2.0', exposeVersion: false },
+    // The openstack client (cinderclient 9) looks for `volumev3` only, and speaks v3.
+    { name: 'cyclades_volumev3', type: 'volumev3', path: '/volume/v3', versionId: 'v3.0', exposeVersion: false },
     { name: 'cyclades_plankton', type: 'image', path: '/image', versionId: 'v1.0', exposeVersion: false },
   ],
 };

@@ -245,6 +245,26 @@ for (const db of dbTargets()) describe(`networks, subnets, ports and floating IP
     await waitForServer(t, alice.token, s.id, ['DELETED']);
   });
 
+  it('a failed server create leaves the ports the user named as they were, and a port goes to one server only', async () => {
+    const a = as(alice);
+    const lan = (await a.post('/networks', { network: { name: 'keep' } })).json.network;
+    await a.post('/subnets', { subnet: { network_id: lan.id, cidr: '10.63.0.0/24' } });
+    const p = (await a.post('/ports', { port: { network_id: lan.id, fixed_ips: [{ ip_address: '10.63.0.77' }] } })).json.port;
+    const create = (name: string, networks: unknown) => call(`${compute}/servers`, { token: alice.token, json: { server: { name, imageRef: image, flavorRef: 1, networks } } });
+    assert.equal((await create('bad', [{ port: p.id }, { uuid: '999999' }])).status, 404);
+    const kept = await a.get(`/ports/${p.id}`);
+    assert.equal(kept.status, 200, 'the named port survives the failed create');
+    assert.equal(kept.json.port.fixed_ips[0].ip_address, '10.63.0.77');
+    assert.equal((await create('twice', [{ port: p.id }, { port: p.id }])).status, 400);
+    const one = await server(alice, 'one-port', []);
+    const two = await server(alice, 'other-port', []);
+    const attach = (id: number) => call(`${compute}/servers/${id}/os-interface`, { token: alice.token, json: { interfaceAttachment: { port_id: p.id } } });
+    const results = await Promise.all([attach(one.id), attach(two.id)]);
+    assert.deepEqual(results.map((r) => r.status).sort(), [200, 409], 'one attach wins, the other is refused');
+    assert.equal((await create('taken', [{ port: p.id }])).status, 409);
+    for (const s of [one, two]) await call(`${compute}/servers/${s.id}`, { token: alice.token, method: 'DELETE' });
+  });
+
   it('reassign moves a network and a floating IP, with their charges, to another project of the owner', async () => {
     const u = await storeUser(t, 'mover');
     const { project, stranger } = await memberProjects(t, u, ['cyclades.network.private', 'cyclades.floating_ip']);

@@ -9,6 +9,7 @@ import type { NodeContext, Role } from '../node/role.js';
 import { openPlankton } from '../plankton/service.js';
 import { computeApi, computeVersions } from './api/compute.js';
 import { networkApi, networkVersions } from './api/network.js';
+import { volumeApi, volumeVersions } from './api/volume.js';
 import { CYCLADES_COMPONENT } from './component.js';
 import { bootstrapCompute, NO_IMAGES, openCyclades, type Cyclades } from './service.js';
 import { cycladesSettings } from './settings.js';
@@ -49,7 +50,7 @@ export const cycladesRole: Role = {
           scope.addHook('preHandler', requireUser(identity));
           await plankton.computeImageRoutes(scope);
           await computeApi(scope, {
-            servers: cyclades.servers, tags: cyclades.tags, flavors: cyclades.flavors, keypairs: cyclades.keypairs, ports: cyclades.ports,
+            servers: cyclades.servers, tags: cyclades.tags, flavors: cyclades.flavors, keypairs: cyclades.keypairs, ports: cyclades.ports, volumes: cyclades.volumes,
             baseUrl: ctx.baseUrl, fqdnPattern: ctx.settings.string('cyclades.servers_fqdn'),
           });
         }, { prefix: '/cyclades/compute/v2.0' });
@@ -60,6 +61,15 @@ export const cycladesRole: Role = {
           scope.addHook('preHandler', requireUser(identity));
           await networkApi(scope, { networks: cyclades.networks, ports: cyclades.ports, baseUrl: ctx.baseUrl });
         }, { prefix: '/cyclades/network/v2.0' });
+        await volumeVersions(app, ctx.baseUrl);
+        for (const version of ['v2.0', 'v2', 'v3'] as const) {
+          await app.register(async (scope) => {
+            useOpenStackFaults(scope, { internalFault: 'computeFault' });
+            rawBodies(scope);
+            scope.addHook('preHandler', requireUser(identity));
+            await volumeApi(scope, { volumes: cyclades.volumes, baseUrl: ctx.baseUrl, version });
+          }, { prefix: `/cyclades/volume/${version}` });
+        }
       },
       async close() {
         opened.delete(ctx);

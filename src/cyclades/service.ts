@@ -13,6 +13,7 @@ import { Flavors } from './logic/flavors.js';
 import { Keypairs } from './logic/keypairs.js';
 import { Networks } from './logic/networks.js';
 import { Ports } from './logic/ports.js';
+import { Volumes } from './logic/volumes.js';
 import { NetworkStore } from './store/networks.js';
 import { Servers } from './logic/servers.js';
 import { Tags } from './logic/tags.js';
@@ -36,6 +37,7 @@ export interface Cyclades {
   dispatcher: Dispatcher;
   networks: Networks;
   ports: Ports;
+  volumes: Volumes;
   bus: EventBus;
   close(): Promise<void>;
 }
@@ -77,10 +79,16 @@ export async function openCyclades(opts: CycladesOptions): Promise<Cyclades> {
     prefix, instanceName: (id) => servers.instanceName(id), defaultServerNetworks: list(settings.string('cyclades.default_server_networks')),
   }, opts.log);
   servers.ports = ports;
+  const volumes = new Volumes(database.db, store, netStore, backends, opts.quota, opts.images, bus, (serials) => networks.resolve(serials), {
+    prefix, instanceName: (id) => servers.instanceName(id), maxSize: settings.int('cyclades.volume_max_size'),
+    maxMetadata: settings.int('cyclades.volume_max_metadata'), maxPerServer: 8,
+  }, opts.log);
+  servers.volumes = volumes;
   const dispatcher = new Dispatcher(store, backends, charges, bus, tags, { rescanMs: 5000, waitS: 30, buildTimeoutMs: settings.int('cyclades.build_timeout_s') * 1000 }, opts.log);
   dispatcher.networks = { networks, ports };
+  dispatcher.volumes = volumes;
   return {
-    database, store, backends, flavors: new Flavors(store), keypairs: new Keypairs(store), servers, tags, charges, dispatcher, networks, ports, bus,
+    database, store, backends, flavors: new Flavors(store), keypairs: new Keypairs(store), servers, tags, charges, dispatcher, networks, ports, volumes, bus,
     async close() {
       await dispatcher.close();
       await servers.close();

@@ -27,6 +27,8 @@ export const cycladesSettings: ComponentSettings = {
     'cyclades.default_network_link': { type: 'string', default: 'br0', description: 'Bridge of CUSTOM networks made without a link' },
     'cyclades.api_network_flavors': { type: 'string', default: 'MAC_FILTERED', description: 'Comma-separated network types users may create through the API (MAC_FILTERED, PHYSICAL_VLAN, IP_LESS_ROUTED, CUSTOM)' },
     'cyclades.default_server_networks': { type: 'string', default: 'SNF:ANY_PUBLIC_IPV4', description: 'What a server created without `networks` is connected to: SNF:ANY_PUBLIC_IPV4 (an address of any public network, no floating IP needed), network ids, comma-separated; empty for nothing' },
+    'cyclades.volume_max_size': { type: 'int', default: 200, min: 1, description: 'Largest volume a user may create, in GiB' },
+    'cyclades.volume_max_metadata': { type: 'int', default: 10, min: 0, description: 'Most metadata items a volume may have' },
     'cyclades.max_metadata': { type: 'int', default: 10, min: 0, description: 'Most metadata items a server may have' },
   },
 };

@@ -66,5 +66,68 @@ for (const db of dbTargets()) {
       const other = await withAstakos(t, (a) => a.accounts.createUser({ email: 'nosy@example.org', password: 'password1', active: true }));
       assert.equal((await call(`${root}/notes?until=${nowSeconds()}`, { token: other.token })).status, 403);
     });
+
+    it('an account is listed and described as it was at a past time: its containers then, their objects and bytes then', async () => {
+      const made = await withAstakos(t, (a) => a.accounts.createUser({ email: 'archivist@example.org', password: 'password1', active: true }));
+      const me = { token: made.token, base: `${t.url}/pithos/object-store/v1/${made.user.uuid}` };
+      const req = (path: string, init: Parameters<typeof call>[1] = {}) => call(`${me.base}${path}`, { token: me.token, ...init });
+      const write = (path: string, body: string) => req(path, { method: 'PUT', body, headers: { 'content-type': 'text/plain' } });
+      const names = async (query: string) => { const r = await req(query); return r.status === 204 ? [] : r.text.trim().split('\n'); };
+      const seconds = (date: string | null) => Date.parse(date ?? '') / 1000;
+
+      assert.equal((await req('')).status, 204, 'the account exists from its first use');
+      await pause(1100);
+      const t0 = nowSeconds();
+      await pause(1100);
+      assert.equal((await req('/old', { method: 'PUT' })).status, 201);
+      assert.equal((await write('/old/a', 'x'.repeat(100))).status, 201);
+      await pause(1100);
+      const t1 = nowSeconds();
+      await pause(1100);
+      assert.equal((await req('/new', { method: 'PUT' })).status, 201);
+      assert.equal((await write('/new/b', 'y'.repeat(10))).status, 201);
+      assert.equal((await write('/old/c', 'z'.repeat(50))).status, 201);
+      assert.equal((await req('/old/a', { method: 'DELETE' })).status, 204);
+
+      const then = await req(`?until=${t1}`, { method: 'HEAD' });
+      assert.equal(then.status, 204);
+      assert.equal(then.headers.get('x-account-container-count'), '1');
+      assert.equal(then.headers.get('x-account-bytes-used'), '100');
+      const untilTimestamp = seconds(then.headers.get('x-account-until-timestamp'));
+      assert.ok(untilTimestamp >= t0 && untilTimestamp < t1, 'the last change before then');
+      assert.ok(seconds(then.headers.get('last-modified')) >= t1, 'Last-Modified is the last change overall');
+      const now = await req('', { method: 'HEAD' });
+      assert.equal(now.headers.get('x-account-container-count'), '2');
+      assert.equal(now.headers.get('x-account-bytes-used'), '60');
+      assert.equal(now.headers.get('x-account-until-timestamp'), null);
+
+      assert.deepEqual(await names(`?until=${t1}`), ['old']);
+      assert.deepEqual(await names(''), ['new', 'old']);
+      const listed = await req(`?until=${t1}&format=json`);
+      assert.equal(listed.status, 200);
+      assert.equal(listed.json.length, 1);
+      assert.deepEqual([listed.json[0].name, listed.json[0].count, listed.json[0].bytes], ['old', 1, 100]);
+      assert.ok(Date.parse(listed.json[0].x_container_until_timestamp) / 1000 < t1);
+      assert.ok(Date.parse(listed.json[0].last_modified) / 1000 >= t1);
+
+      const container = await req(`/old?until=${t1}`, { method: 'HEAD' });
+      assert.equal(container.status, 204);
+      assert.equal(container.headers.get('x-container-object-count'), '1');
+      assert.equal(container.headers.get('x-container-bytes-used'), '100');
+      assert.ok(seconds(container.headers.get('x-container-until-timestamp')) < t1);
+      assert.equal((await req(`/new?until=${t1}`, { method: 'HEAD' })).status, 404, 'a container created later did not exist then');
+
+      const empty = await req(`?until=${t0}`, { method: 'HEAD' });
+      assert.equal(empty.headers.get('x-account-container-count'), '0');
+      assert.equal(empty.headers.get('x-account-bytes-used'), '0');
+      assert.equal((await req(`?until=${t0}`)).status, 204);
+
+      // Another user who may list the account (something in it is shared with them) may not see its past.
+      const other = await withAstakos(t, (a) => a.accounts.createUser({ email: 'visitor@example.org', password: 'password1', active: true }));
+      assert.equal((await req('/old/c', { method: 'POST', headers: { 'x-object-sharing': `read=${other.user.uuid}` } })).status, 202);
+      assert.equal((await call(me.base, { token: other.token })).status, 200);
+      assert.equal((await call(`${me.base}?until=${t1}`, { token: other.token })).status, 403);
+      assert.equal((await call(`${me.base}?until=${t1}`, { method: 'HEAD', token: other.token })).status, 403);
+    });
   });
 }

@@ -6,7 +6,8 @@ import { isoTime } from '../../common/time.js';
 import type { Flavors } from '../logic/flavors.js';
 import type { Keypairs } from '../logic/keypairs.js';
 import type { Ports, ServerNetworkRequest } from '../logic/ports.js';
-import type { Personality, ServerView, Servers } from '../logic/servers.js';
+import type { BlockDevice, Personality, ServerView, Servers } from '../logic/servers.js';
+import type { Volumes } from '../logic/volumes.js';
 import { apiStatus } from '../logic/states.js';
 import { checkTag, type Tags } from '../logic/tags.js';
 import type { FlavorRow, KeypairRow } from '../store/compute.js';
@@ -17,6 +18,7 @@ export interface ComputeDeps {
   flavors: Flavors;
   keypairs: Keypairs;
   ports: Ports;
+  volumes: Volumes;
   baseUrl: () => string;
   /** SNF:fqdn of a server, `{id}` replaced by its id; empty for none. */
   fqdnPattern: string;
@@ -26,7 +28,7 @@ const PREFIX = '/cyclades/compute/v2.0';
 
 /** The compute API (Nova v2 with Synnefo's extensions), mounted under /cyclades/compute/v2.0. */
 export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promise<void> {
-  const { servers, flavors, keypairs, tags, ports } = deps;
+  const { servers, flavors, keypairs, tags, ports, volumes } = deps;
   const url = (path: string) => `${deps.baseUrl()}${PREFIX}${path}`;
   const links = (path: string) => [{ rel: 'self', href: url(path) }, { rel: 'bookmark', href: url(path) }];
 
@@ -38,8 +40,13 @@ export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promi
     swap: '', rxtx_factor: 1.0,
   });
 
-  type Nets = Awaited<ReturnType<Ports['serverNetworks']>>;
-  const netsOf = (views: ServerView[]): Promise<Nets> => ports.serverNetworks(views.map((v) => Number(v.vm.id)));
+  type Nets = Awaited<ReturnType<Ports['serverNetworks']>> & { volumes?: Map<number, string[]> };
+  const netsOf = async (views: ServerView[]): Promise<Nets> => {
+    const ids = views.map((v) => Number(v.vm.id));
+    const nets: Nets = await ports.serverNetworks(ids);
+    nets.volumes = new Map([...(await volumes.ofServers(ids))].map(([k, v]) => [k, v.map((x) => String(x.id))]));
+    return nets;
+  };
   const serverDetail = ({ vm, flavor, metadata, tags }: ServerView, nets: Nets) => {
     const id = Number(vm.id);
     const status = apiStatus(vm);
@@ -53,7 +60,8 @@ export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promi
       flavor: { id: Number(vm.flavor_id), links: links(`/flavors/${vm.flavor_id}`), ...(flavor ? { name: flavor.name } : {}) },
       image: { id: image.id, links: links(`/images/${image.id}`) },
       metadata, links: links(`/servers/${id}`),
-      addresses: nets.get(id)?.addresses ?? {}, attachments: nets.get(id)?.attachments ?? [], volumes: [], tags, deleted: Boolean(vm.deleted),
+      addresses: nets.get(id)?.addresses ?? {}, attachments: nets.get(id)?.attachments ?? [], volumes: nets.volumes?.get(id) ?? [], tags, deleted: Boolean(vm.deleted),
+      'os-extended-volumes:volumes_attached': (nets.volumes?.get(id) ?? []).map((v) => ({ id: v })),
       accessIPv4: '', accessIPv6: '', config_drive: '', key_name: keyNames[0] ?? null,
       'SNF:fqdn': deps.fqdnPattern ? deps.fqdnPattern.replace('{id}', String(id)) : null,
       'SNF:port_forwarding': {},
@@ -109,7 +117,7 @@ export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promi
     }
     const list = await servers.list(user.uuid, { since, limit, marker });
     if (since !== undefined && list.length === 0) return reply.code(304).send();
-    const nets = detail ? await netsOf(list) : new Map();
+    const nets: Nets = detail ? await netsOf(list) : new Map();
     return { servers: list.map((v) => detail ? serverDetail(v, nets) : { id: Number(v.vm.id), name: v.vm.name, links: links(`/servers/${v.vm.id}`) }) };
   }
 
@@ -121,7 +129,8 @@ export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promi
     const name = s['name'];
     if (typeof name !== 'string' || name.trim() === '') throw new BadRequest('Missing or invalid server name');
     if (name.length > 255) throw new BadRequest('Server name is too long (most 255 characters)');
-    const imageRef = refOf(s['imageRef'], 'imageRef');
+    const bdmImage = Array.isArray(s['block_device_mapping_v2']) ? (s['block_device_mapping_v2'][0] as Record<string, unknown> | undefined)?.['uuid'] : undefined;
+    const imageRef = s['imageRef'] === '' && typeof bdmImage === 'string' ? bdmImage : refOf(s['imageRef'], 'imageRef');
     const flavor = Number(refOf(s['flavorRef'], 'flavorRef'));
     if (!Number.isSafeInteger(flavor)) throw new BadRequest(`Invalid flavorRef '${String(s['flavorRef'])}'`);
     const metadata = stringMap(s['metadata'] ?? {}, 'metadata');
@@ -135,11 +144,15 @@ export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promi
     const project = s['project'];
     if (project !== undefined && typeof project !== 'string') throw new BadRequest('Invalid project');
     const networks = serverNetworks(s['networks']);
-    if (s['block_device_mapping_v2'] !== undefined) throw new BadRequest('block_device_mapping_v2 is not available yet');
+    const blockDevices = blockDeviceMapping(s['block_device_mapping_v2']);
+    const first = blockDevices?.[0];
+    if (first && (first.sourceType === 'image' || first.sourceType === 'snapshot') && first.uuid) {
+      if (imageRef && imageRef !== first.uuid) throw new BadRequest("The specified server's image is different from the the source of the first volume.");
+    }
     const tagList = s['tags'] ?? [];
     if (!Array.isArray(tagList)) throw new BadRequest('Malformed Request. Invalid tag.');
     tagList.forEach(checkTag);
-    const { vm, adminPass } = await servers.create(user, { name, imageRef, flavorRef: flavor, metadata, personality: personality as Personality[], keyNames, project, networks });
+    const { vm, adminPass } = await servers.create(user, { name, imageRef, flavorRef: flavor, metadata, personality: personality as Personality[], keyNames, project, networks, blockDevices });
     if (tagList.length) await tags.add(vm, tagList as string[]);
     const view = await servers.view(vm);
     return reply.code(202).send({ server: { ...serverDetail(view, await netsOf([view])), adminPass } });
@@ -318,20 +331,46 @@ export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promi
     return reply.code(202).send();
   });
 
+  // Volumes attached to a server (Nova's os-volume_attachments)
+  const attachmentBody = (v: { id: number | string; server_id: number | null; disk_index: number | null }) =>
+    ({ id: String(v.id), volumeId: String(v.id), serverId: String(v.server_id), device: v.disk_index === null ? '' : `/dev/vd${String.fromCharCode(97 + Number(v.disk_index))}` });
+  app.get('/servers/:id/os-volume_attachments', async (request) => {
+    const vm = await servers.owned(userOf(request).uuid, idParam(request));
+    return { volumeAttachments: ((await volumes.ofServers([Number(vm.id)])).get(Number(vm.id)) ?? []).map(attachmentBody) };
+  });
+  app.get('/servers/:id/os-volume_attachments/:volume', async (request) => {
+    const vm = await servers.owned(userOf(request).uuid, idParam(request));
+    const raw = (request.params as { volume: string }).volume;
+    const vol = await volumes.visible(userOf(request), raw).catch(() => { throw new BadRequest(`Volume ${raw} not found`); });
+    if (Number(vol.server_id) !== Number(vm.id)) throw new BadRequest(`Volume '${vol.id}' is not attached to server '${vm.id}'`);
+    return { volumeAttachment: attachmentBody(vol) };
+  });
+  app.post('/servers/:id/os-volume_attachments', async (request, reply) => {
+    const vm = await liveServer(request);
+    const a = body(request)['volumeAttachment'] as Record<string, unknown> | undefined;
+    const volumeId = a?.['volumeId'];
+    if (typeof volumeId !== 'string' && typeof volumeId !== 'number') throw new BadRequest("Malformed request. Missing attribute 'volumeId'.");
+    const vol = await volumes.attach(userOf(request), volumeId, vm);
+    return reply.code(202).send({ volumeAttachment: attachmentBody(vol) });
+  });
+  app.delete('/servers/:id/os-volume_attachments/:volume', async (request, reply) => {
+    const vm = await liveServer(request);
+    await volumes.detach(userOf(request), (request.params as { volume: string }).volume, Number(vm.id));
+    return reply.code(202).send();
+  });
+
   // Floating IPs, compute-style (os-floating-ips)
   const novaFloating = async (f: Awaited<ReturnType<Ports['floatingIp']>>) => {
     const port = await ports.portOf(f);
     return { fixed_ip: null, id: Number(f.id), instance_id: port?.server_id ? String(port.server_id) : null, ip: f.address, pool: null };
   };
   app.get('/os-floating-ips', async (request) => ({ floating_ips: await Promise.all((await ports.floatingIps(userOf(request))).map(novaFloating)) }));
-  app.post('/os-floating-ips', async (request) => {
-    const pool = isEmptyBody(request) ? undefined : (jsonBody(request, { requireType: false })['pool'] as string | undefined);
-    return { floating_ip: await novaFloating(await ports.allocateFloatingIp(userOf(request), { networkId: pool ?? undefined })) };
-  });
+  // As in Synnefo, the body (novaclient's pool name) is ignored: the address comes from any floating pool.
+  app.post('/os-floating-ips', async (request) => ({ floating_ip: await novaFloating(await ports.allocateFloatingIp(userOf(request), {})) }));
   app.get('/os-floating-ips/:fip', async (request) => ({ floating_ip: await novaFloating(await ports.floatingIp(userOf(request), (request.params as { fip: string }).fip)) }));
   app.delete('/os-floating-ips/:fip', async (request, reply) => {
     await ports.releaseFloatingIp(userOf(request), (request.params as { fip: string }).fip);
-    return reply.code(202).send();
+    return reply.code(204).send();
   });
 
   const diagnostic = (d: { source: string; level: string; message: string; details: string; created_at: number }) =>
@@ -423,6 +462,30 @@ function serverNetworks(v: unknown): ServerNetworkRequest[] | undefined {
     if (fixed !== undefined && fixed !== null && typeof fixed !== 'string') throw new BadRequest("Malformed request. Invalid 'fixed_ip' field");
     if (o['uuid'] === undefined && o['port'] === undefined) throw new BadRequest("Malformed request. A network needs 'uuid' or 'port'");
     return { uuid: id(o['uuid'], 'uuid'), port: id(o['port'], 'port'), fixedIp: fixed as string | null | undefined };
+  });
+}
+
+/** `block_device_mapping_v2` items, checked as Synnefo checks them; undefined when absent. */
+function blockDeviceMapping(v: unknown): BlockDevice[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v)) throw new BadRequest('Block Device Mapping is Invalid');
+  return v.map((item) => {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new BadRequest('Block Device Mapping is Invalid');
+    const o = item as Record<string, unknown>;
+    const source = o['source_type'];
+    if (typeof source !== 'string') throw new BadRequest('Block Device Mapping is Invalid: Invalid source_type field');
+    if (!['image', 'blank', 'volume', 'snapshot'].includes(source)) throw new BadRequest('Block Device Mapping is Invalid: source_type must be on of image, volume, blank, snapshot');
+    const uuid = o['uuid'];
+    if (source !== 'blank' && (typeof uuid !== 'string' || uuid === '')) throw new BadRequest(`Block Device Mapping is Invalid: uuid of ${source} is missing`);
+    const size = o['volume_size'];
+    let sizeGiB: number | undefined;
+    if (size !== undefined && size !== null) {
+      sizeGiB = typeof size === 'number' ? size : typeof size === 'string' && /^[0-9]+$/.test(size) ? Number(size) : NaN;
+      if (!Number.isSafeInteger(sizeGiB)) throw new BadRequest('Block Device Mapping is Invalid: Invalid size field');
+    }
+    const dot = o['delete_on_termination'];
+    if (dot !== undefined && typeof dot !== 'boolean') throw new BadRequest('Block Device Mapping is Invalid: Invalid delete_on_termination field');
+    return { sourceType: source as BlockDevice['sourceType'], uuid: uuid as string | undefined, sizeGiB, deleteOnTermination: dot ?? source !== 'volume' };
   });
 }
 

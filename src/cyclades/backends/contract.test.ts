@@ -92,6 +92,65 @@ for (const { name, make, link } of drivers) describe(`compute backend contract: 
     assert.equal(await d.instance(instance), undefined, 'a removed instance is not reported');
   });
 
+  it('detaches a volume, keeping it, attaches it to another instance and back, then removes it for good', async () => {
+    const [first, second] = [`${instance}-v1`, `${instance}-v2`];
+    const vol = `snfc${process.pid}-vol-${Math.floor(Math.random() * 1e6)}`;
+    const disks = async (vm: string) => { const i = await d.instance(vm); return [i?.diskNames, i?.diskSizesMiB]; };
+    cleanups.push(async () => {
+      // A disk left detached can only go by being attached to an instance that is then removed.
+      const holders = (await d.listInstances()).filter((i) => i.name === first || i.name === second);
+      if (holders[0] && !holders.some((i) => i.diskNames.includes(vol))) await finish(d, await d.attachDisk(holders[0].name, vol));
+      for (const i of holders) await finish(d, await d.deleteInstance(i.name));
+    });
+    const withRoot = (name: string): InstanceSpec => ({ ...tiny(name), diskTemplate: 'file', disks: [{ sizeMiB: 64, name: 'root' }] });
+
+    assert.equal((await finish(d, await d.createInstance(withRoot(first)))).status, 'success');
+    assert.equal((await finish(d, await d.addDisk(first, { name: vol, sizeMiB: 64 }))).status, 'success');
+    assert.deepEqual(await disks(first), [['root', vol], [64, 64]]);
+    const detached = await finish(d, await d.detachDisk(first, vol));
+    assert.equal(detached.status, 'success', detached.message);
+    assert.deepEqual(await disks(first), [['root'], [64]], 'a detached disk is off its instance');
+
+    assert.equal((await finish(d, await d.createInstance(withRoot(second)))).status, 'success');
+    const attached = await finish(d, await d.attachDisk(second, vol));
+    assert.equal(attached.status, 'success', attached.message);
+    assert.deepEqual(await disks(second), [['root', vol], [64, 64]], 'the kept disk comes back with its size');
+
+    await assert.rejects(async () => finish(d, await d.attachDisk(first, vol)), /already attached to instance '.*-v2'/, 'a disk on another instance is refused');
+    assert.deepEqual([await disks(first), await disks(second)], [[['root'], [64]], [['root', vol], [64, 64]]], 'and stays where it is');
+
+    assert.equal((await finish(d, await d.detachDisk(second, vol))).status, 'success');
+    assert.deepEqual(await disks(second), [['root'], [64]]);
+    assert.equal((await finish(d, await d.attachDisk(first, vol))).status, 'success');
+    assert.deepEqual(await disks(first), [['root', vol], [64, 64]]);
+
+    // Ganeti removes a disk from a running instance only by hot-plugging, which its fake hypervisor cannot.
+    assert.equal((await finish(d, await d.shutdownInstance(first))).status, 'success');
+    const removed = await finish(d, await d.removeDisk(first, vol));
+    assert.equal(removed.status, 'success', removed.message);
+    assert.deepEqual(await disks(first), [['root'], [64]]);
+    const gone = await finish(d, await d.attachDisk(second, vol));
+    assert.equal(gone.status, 'error', 'a removed disk is gone for good');
+    assert.match(gone.message, /No disk was found with this name/);
+
+    for (const vm of [first, second]) assert.equal((await finish(d, await d.deleteInstance(vm))).status, 'success');
+  });
+
+  it('attaching or detaching a disk the cluster does not have fails by its job', async () => {
+    const vm = `${instance}-nodisk`;
+    cleanups.push(async () => { if (await d.instance(vm)) await finish(d, await d.deleteInstance(vm)); });
+    assert.equal((await finish(d, await d.createInstance({ ...tiny(vm), diskTemplate: 'file', disks: [{ sizeMiB: 64 }] }))).status, 'success');
+    const unknown = `snfc${process.pid}-no-such-vol`;
+    const attach = await finish(d, await d.attachDisk(vm, unknown));
+    assert.equal(attach.status, 'error');
+    assert.match(attach.message, new RegExp(`No disk was found with this name: ${unknown}`));
+    const detach = await finish(d, await d.detachDisk(vm, unknown));
+    assert.equal(detach.status, 'error');
+    assert.match(detach.message, new RegExp(`Lookup of disk '${unknown}' failed`));
+    assert.deepEqual((await d.instance(vm))?.diskSizesMiB, [64]);
+    assert.equal((await finish(d, await d.deleteInstance(vm))).status, 'success');
+  });
+
   it('a job that depends on a failed job fails, naming it, and does nothing', async () => {
     cleanups.push(async () => { if (await d.instance(`${instance}-dep`)) await finish(d, await d.deleteInstance(`${instance}-dep`)); });
     const failed = await d.removeNetwork(`${instance}-no-such-net`);

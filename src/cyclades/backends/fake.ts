@@ -38,12 +38,17 @@ type Effect =
   | { op: 'nic-remove'; name: string }
   | { op: 'disk-add'; name: string; sizeMiB: number }
   | { op: 'disk-remove'; name: string }
+  | { op: 'disk-detach'; name: string }
+  | { op: 'disk-attach'; name: string }
   | { op: 'tags-add'; tags: string[] }
   | { op: 'tags-remove'; tags: string[] }
   | { op: 'network-add'; network: NetworkInfo }
   | { op: 'network-connect'; connection: NetworkConnection }
   | { op: 'network-disconnect'; group: string }
   | { op: 'network-remove' };
+
+/** A disk the cluster keeps off any instance, data and all (Ganeti 3's detached disk). */
+interface DetachedDisk { name: string; sizeMiB: number; template: string }
 
 interface JobRow { id: number; instance: string; opcode: string; status: string; message: string; timestamp: number; effect: string; owner: number }
 
@@ -54,8 +59,8 @@ const clusters = new Map<string, FakeBackend>();
  * The simulated backend (nothing boots): Ganeti's job semantics (queued, waiting for the jobs it
  * depends on, running, then success or error; one job at a time per instance or network) over a
  * cluster of one node group kept in its own SQLite file, so the node and the admin tool see the
- * same instances and networks. A job runs in the process that submitted it; one whose process
- * died is failed as interrupted when the cluster is next opened.
+ * same instances, networks and detached disks. A job runs in the process that submitted it; one
+ * whose process died is failed as interrupted when the cluster is next opened.
  */
 export class FakeBackend implements ComputeBackend {
   readonly simulated = true;
@@ -79,6 +84,7 @@ export class FakeBackend implements ComputeBackend {
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS instances (name TEXT PRIMARY KEY, info TEXT NOT NULL, vnc_port INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS networks (name TEXT PRIMARY KEY, info TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS detached_disks (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, size_mib INTEGER NOT NULL, template TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, instance TEXT NOT NULL, opcode TEXT NOT NULL,
         status TEXT NOT NULL, message TEXT NOT NULL, timestamp INTEGER NOT NULL, effect TEXT NOT NULL, owner INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS jobs_open ON jobs(status);
@@ -120,7 +126,8 @@ export class FakeBackend implements ComputeBackend {
     const mtotal = this.opts.memoryMiB ?? 64 * MiB_PER_GiB;
     const dtotal = this.opts.diskMiB ?? 1024 * MiB_PER_GiB;
     const usedMem = all.filter((i) => i.running).reduce((s, i) => s + i.memoryMiB, 0);
-    const usedDisk = all.reduce((s, i) => s + i.diskSizesMiB.reduce((a, b) => a + b, 0), 0);
+    const detached = (this.db.prepare('SELECT COALESCE(SUM(size_mib), 0) AS s FROM detached_disks').get() as { s: number }).s;
+    const usedDisk = all.reduce((s, i) => s + i.diskSizesMiB.reduce((a, b) => a + b, 0), detached);
     return {
       mtotal, mfree: Math.max(0, mtotal - usedMem), dtotal, dfree: Math.max(0, dtotal - usedDisk),
       ctotal: this.opts.cpus ?? 32, pinst_cnt: all.length, disk_templates: ['file', 'plain', 'drbd', 'diskless'], hypervisor: 'fake',
@@ -149,6 +156,13 @@ export class FakeBackend implements ComputeBackend {
     return this.submit('OP_INSTANCE_SET_PARAMS', instance, { op: 'disk-add', name: disk.name, sizeMiB: disk.sizeMiB });
   }
   removeDisk(instance: string, name: string): Promise<number> { return this.submit('OP_INSTANCE_SET_PARAMS', instance, { op: 'disk-remove', name }); }
+  detachDisk(instance: string, name: string): Promise<number> { return this.submit('OP_INSTANCE_SET_PARAMS', instance, { op: 'disk-detach', name }); }
+  async attachDisk(instance: string, name: string): Promise<number> {
+    // Refused before any job, as the Ganeti driver does (Ganeti's own job would move the disk's file first).
+    const holder = this.holderOf(name);
+    if (holder) throw new BackendRefused(`Disk '${name}' is already attached to instance '${holder}'`);
+    return this.submit('OP_INSTANCE_SET_PARAMS', instance, { op: 'disk-attach', name });
+  }
   addTags(instance: string, tags: string[]): Promise<number> { return this.submit('OP_TAGS_SET', instance, { op: 'tags-add', tags }); }
   removeTags(instance: string, tags: string[]): Promise<number> { return this.submit('OP_TAGS_DEL', instance, { op: 'tags-remove', tags }); }
 
@@ -309,9 +323,28 @@ export class FakeBackend implements ComputeBackend {
       }
       case 'disk-remove': {
         const inst = this.existing(name);
-        const k = inst.diskNames.indexOf(effect.name);
-        if (k < 0) throw new Error(`Cannot find disk with name '${effect.name}'`);
-        this.put({ ...inst, diskSizesMiB: inst.diskSizesMiB.filter((_, i) => i !== k), diskNames: inst.diskNames.filter((_, i) => i !== k) });
+        this.put(withoutDisk(inst, diskIndex(inst, effect.name)));
+        return;
+      }
+      case 'disk-detach': {
+        const inst = this.existing(name);
+        const k = diskIndex(inst, effect.name);
+        this.db.prepare('INSERT INTO detached_disks (name, size_mib, template) VALUES (?, ?, ?)').run(effect.name, inst.diskSizesMiB[k], inst.diskTemplate);
+        this.put(withoutDisk(inst, k));
+        return;
+      }
+      case 'disk-attach': {
+        const inst = this.existing(name);
+        const detached = this.db.prepare('SELECT id, name, size_mib AS sizeMiB, template FROM detached_disks WHERE name = ?').all(effect.name) as (DetachedDisk & { id: number })[];
+        const holders = this.all().flatMap((i) => i.diskNames.filter((n) => n === effect.name).map(() => i.name));
+        const count = detached.length + holders.length;
+        if (count === 0) throw new Error(`No disk was found with this name: ${effect.name}`);
+        if (count > 1) throw new Error(`There are ${count} disks with this name: ${effect.name}`);
+        if (holders[0]) throw new Error(`Disk '${effect.name}' already attached to instance "${holders[0]}"`);
+        const disk = detached[0]!;
+        if (inst.diskTemplate !== 'diskless' && inst.diskTemplate !== disk.template) throw new Error(`Instance has '${inst.diskTemplate}' template while disk has '${disk.template}' template`);
+        this.db.prepare('DELETE FROM detached_disks WHERE id = ?').run(disk.id);
+        this.put({ ...inst, diskTemplate: disk.template, diskSizesMiB: [...inst.diskSizesMiB, disk.sizeMiB], diskNames: [...inst.diskNames, disk.name] });
         return;
       }
       case 'tags-add': {
@@ -381,6 +414,11 @@ export class FakeBackend implements ComputeBackend {
     }
   }
 
+  /** The instance a disk of that name is attached to, if any. */
+  private holderOf(disk: string): string | undefined {
+    return this.all().find((i) => i.diskNames.includes(disk))?.name;
+  }
+
   /** The instances with a NIC on the network. */
   private usersOf(network: string): string[] {
     return this.all().filter((i) => i.nics.some((n) => n.network === network)).map((i) => i.name);
@@ -404,14 +442,12 @@ export class FakeBackend implements ComputeBackend {
   }
 
   private all(): InstanceInfo[] {
-    return (this.db.prepare('SELECT info FROM instances ORDER BY name').all() as { info: string }[]).map((r) => JSON.parse(r.info) as InstanceInfo);
+    return (this.db.prepare('SELECT info FROM instances ORDER BY name').all() as { info: string }[]).map((r) => parseInstance(r.info));
   }
 
   private find(name: string): InstanceInfo | undefined {
     const row = this.db.prepare('SELECT info FROM instances WHERE name = ?').get(name) as { info: string } | undefined;
-    if (!row) return undefined;
-    const inst = JSON.parse(row.info) as InstanceInfo;
-    return { ...inst, diskNames: inst.diskNames ?? inst.diskSizesMiB.map(() => null) };
+    return row && parseInstance(row.info);
   }
 
   private existing(name: string): InstanceInfo {
@@ -448,6 +484,25 @@ export class FakeBackend implements ComputeBackend {
       diskSizesMiB: [], diskNames: [], nics: [], tags: [], pnode: `node1.${this.opts.clustername}`, ctime: now, mtime: now,
     };
   }
+}
+
+/** An instance as stored; files written before disks had names get unnamed ones. */
+function parseInstance(info: string): InstanceInfo {
+  const inst = JSON.parse(info) as InstanceInfo;
+  return { ...inst, diskNames: inst.diskNames ?? inst.diskSizesMiB.map(() => null) };
+}
+
+/** The position of an instance's disk, by name; a job fails, as Ganeti's does, for a name the instance lacks. */
+function diskIndex(inst: InstanceInfo, name: string): number {
+  const k = inst.diskNames.indexOf(name);
+  if (k < 0) throw new Error(`Lookup of disk '${name}' failed`);
+  return k;
+}
+
+/** The instance without its k-th disk; with none left it is diskless, as Ganeti then reports it. */
+function withoutDisk(inst: InstanceInfo, k: number): InstanceInfo {
+  const diskSizesMiB = inst.diskSizesMiB.filter((_, i) => i !== k);
+  return { ...inst, diskSizesMiB, diskNames: inst.diskNames.filter((_, i) => i !== k), diskTemplate: diskSizesMiB.length ? inst.diskTemplate : 'diskless' };
 }
 
 /** The addresses Ganeti reserves in a new network: its own, its gateway's and its broadcast address. */

@@ -146,6 +146,21 @@ export class GanetiBackend implements ComputeBackend {
     return this.modify(instance, { disks: [['add', -1, { size: disk.sizeMiB, name: disk.name }]] });
   }
   removeDisk(instance: string, name: string): Promise<number> { return this.modify(instance, { disks: [['remove', name, {}]] }); }
+  /** Ganeti moves a file disk out of its instance's directory (`<storage dir>/<file>`) and keeps it in its configuration only. */
+  detachDisk(instance: string, name: string): Promise<number> { return this.modify(instance, { disks: [['detach', name, {}]] }); }
+  async attachDisk(instance: string, name: string): Promise<number> {
+    // Ganeti 3.0 moves a file disk into the instance's directory before it checks that the disk is
+    // free: attaching one that another instance holds would strand it there and block that instance's removal.
+    const holder = await this.holderOf(name);
+    if (holder) throw new BackendRefused(`Disk '${name}' is already attached to instance '${holder}'`);
+    return this.modify(instance, { disks: [['attach', -1, { name }]] });
+  }
+
+  /** The instance a disk of that name is attached to, if any (a query of the configuration only, cheap). */
+  private async holderOf(disk: string): Promise<string | undefined> {
+    const q = await this.call<{ data: [[number, string], [number, (string | null)[] | null]][] }>('GET', '/2/query/instance?fields=name,disk.names');
+    return q.data.find(([, [, names]]) => names?.includes(disk))?.[0][1];
+  }
 
   addTags(instance: string, tags: string[]): Promise<number> {
     return this.submit('PUT', `/2/instances/${enc(instance)}/tags?${tags.map((t) => `tag=${enc(t)}`).join('&')}`);

@@ -64,8 +64,13 @@ export class Backends {
     if (!/^[A-Za-z0-9.:_-]+$/.test(spec.clustername)) throw new BadRequest(`Invalid cluster name '${spec.clustername}'`);
     const existing = (await this.store.backends()).find((b) => b.clustername === spec.clustername && b.port === (spec.port ?? 5080));
     if (existing) throw new Conflict(`Backend ${spec.clustername}:${spec.port ?? 5080} already exists (id ${existing.id})`);
+    // The digit its networks' MAC prefixes end with: the lowest one no other backend has.
+    const taken = new Set((await this.store.backends()).map((b) => Number(b.mac_index)));
+    const macIndex = [...Array(16).keys()].find((i) => !taken.has(i));
+    if (macIndex === undefined) throw new Conflict('At most 16 backends can share networks (one MAC prefix digit each)');
     const now = Date.now();
     const id = await this.store.addBackend({
+      mac_index: macIndex,
       clustername: spec.clustername, driver: spec.driver, port: spec.port ?? 5080, username: spec.username ?? '',
       password_sealed: spec.password ? this.sealer.seal(spec.password) : '', insecure: spec.insecure ? 1 : 0,
       drained: 0, offline: 0, disk_templates: '[]', hypervisor: '', mfree: 0, mtotal: 0, dfree: 0, dtotal: 0, ctotal: 0, pinst_cnt: 0,

@@ -2,9 +2,10 @@ import { EventEmitter } from 'node:events';
 
 /**
  * A backend job the dispatcher should follow to its end: a server's (`serverId`), a network's
- * creation or removal on the backend (`networkId`), or a NIC's addition or removal (`portId`).
+ * creation or removal on the backend (`networkId`), a NIC's addition or removal (`portId`), or a
+ * disk's (`volumeId`).
  */
-export interface JobSubmitted { backendId: number; jobId: number; serverId: number; networkId?: number; portId?: number }
+export interface JobSubmitted { backendId: number; jobId: number; serverId: number; networkId?: number; portId?: number; volumeId?: number }
 
 /**
  * How the API tells the dispatcher about new jobs. The local bus serves a node that runs both;

@@ -8,6 +8,7 @@ import type { Tags } from './tags.js';
 import type { Charges } from './charges.js';
 import type { Networks } from './networks.js';
 import type { Ports } from './ports.js';
+import type { Volumes } from './volumes.js';
 import { isEmpty } from './resources.js';
 import { stateAfterJob } from './states.js';
 
@@ -36,6 +37,8 @@ export class Dispatcher {
   applied = 0;
   /** The network service, whose network and NIC jobs this dispatcher also follows. */
   networks: { networks: Networks; ports: Ports } | undefined;
+  /** The volumes, whose disk jobs this dispatcher also follows. */
+  volumes: Volumes | undefined;
 
   constructor(
     private readonly store: ComputeStore,
@@ -78,11 +81,12 @@ export class Dispatcher {
       // A deleted network whose removal ended while no dispatcher ran.
       for (const net of await this.networks.networks.store.destroying()) await this.networks.networks.maybeFinalize(Number(net.id));
     }
+    if (this.volumes) for (const j of await this.volumes.openJobs()) this.follow(j);
   }
 
   /** Follows one job until it ends, applying each status change. */
   follow(job: JobSubmitted): void {
-    const key = `${job.backendId}:${job.jobId}:${job.networkId ?? ''}:${job.portId ?? ''}`;
+    const key = `${job.backendId}:${job.jobId}:${job.networkId ?? ''}:${job.portId ?? ''}:${job.volumeId ?? ''}`;
     if (this.following.has(key) || this.closed) return;
     this.following.add(key);
     void this.followLoop(job).catch((err) => this.log.error({ err, ...job }, 'following a job failed'))
@@ -120,6 +124,7 @@ export class Dispatcher {
   private async applyAny(job: JobSubmitted, state: JobState): Promise<void> {
     if (job.networkId !== undefined && this.networks) { await this.networks.networks.applyJob(job.networkId, job.backendId, state); this.applied++; return; }
     if (job.portId !== undefined && this.networks) { await this.networks.ports.applyJob(job.portId, state); this.applied++; return; }
+    if (job.volumeId !== undefined && this.volumes) { await this.volumes.applyJob(job.volumeId, state); this.applied++; return; }
     await this.apply(job.serverId, job.backendId, state);
   }
 
@@ -130,6 +135,7 @@ export class Dispatcher {
     let released: ServerRow | undefined;
     let created: ServerRow | undefined;
     let createEnded: boolean | undefined;
+    let volumesGone: Awaited<ReturnType<Volumes['afterDestroy']>> = [];
     // A new server's NICs (their MACs) are recorded before it shows ACTIVE, so it never shows without its addresses.
     if (state.status === 'success' && state.opcode === 'OP_INSTANCE_CREATE') {
       await this.networks?.ports.syncServer(serverId).catch((err) => this.log.warn({ err, server: serverId }, 'could not read the NICs of a new server'));
@@ -176,12 +182,15 @@ export class Dispatcher {
       await tx.updateServer(serverId, changes);
       // Its ports go with it, in the same transaction: a deleted server never holds an address.
       if (changes.deleted) await this.networks?.ports.afterDestroy(serverId, tx.db);
+      if (changes.deleted && this.volumes) volumesGone = await this.volumes.afterDestroy(serverId, tx.db);
+      else if (createEnded !== undefined) await this.volumes?.afterCreate(serverId, createEnded, tx.db);
       if (changes.deleted) released = { ...vm, ...changes } as ServerRow;
       if (opcode === 'OP_INSTANCE_CREATE' && changes.operstate === 'STARTED') created = { ...vm, ...changes } as ServerRow;
     });
     this.applied++;
     await this.charges.resolve(toResolve);
     if (released) await this.charges.releaseServer(released);
+    if (volumesGone.length) await this.volumes?.releaseDeleted(volumesGone);
     if (!released && createEnded === false) await this.networks?.ports.afterCreate(serverId, false).catch((err) => this.log.warn({ err, server: serverId }, 'could not update the ports of a failed server'));
     if (created) await this.tags.flushPending(created).catch((err) => this.log.warn({ err, server: serverId }, 'could not set the tags of a new server'));
   }

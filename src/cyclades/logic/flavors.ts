@@ -1,6 +1,8 @@
 import { isUniqueViolation } from '../../common/db.js';
 import { BadRequest, Conflict, NotFound } from '../../common/errors.js';
 import type { ComputeStore, FlavorRow } from '../store/compute.js';
+import { VolumeStore } from '../store/volumes.js';
+import { volumeTypeFor } from './volumes.js';
 
 export const DISK_TEMPLATES = ['file', 'plain', 'drbd', 'diskless', 'sharedfile', 'rbd', 'blockdev', 'ext'];
 
@@ -28,9 +30,11 @@ export class Flavors {
       for (const v of list) if (!Number.isInteger(v) || v <= 0) throw new BadRequest(`Invalid ${what} value '${v}'`);
     }
     const created: FlavorRow[] = [];
+    const types = new Map<string, number>();
+    for (const t of templates) types.set(t, Number((await volumeTypeFor(new VolumeStore(this.store.db), t)).id));
     for (const cpu of cpus) for (const ram of rams) for (const disk of disks) for (const t of templates) {
       try {
-        const id = await this.store.addFlavor({ name: flavorName(cpu, ram, disk, t), cpu, ram, disk, disk_template: t, public: isPublic ? 1 : 0, deleted: 0, created_at: Date.now() });
+        const id = await this.store.addFlavor({ name: flavorName(cpu, ram, disk, t), cpu, ram, disk, disk_template: t, volume_type_id: types.get(t)!, public: isPublic ? 1 : 0, deleted: 0, created_at: Date.now() });
         created.push(await this.get(id));
       } catch (err) {
         if (!isUniqueViolation(err)) throw err;

@@ -255,6 +255,8 @@ export class Networks {
       ? await this.quota.issueCommission({ provisions: reassignProvisions(net.user_id, from, project, { [PRIVATE_NETWORK]: 1 }), name: `cyclades: reassign network ${nid}` }).catch((err: unknown) => { throw asOverLimit(err); })
       : null;
     await this.store.transaction(async (tx) => {
+      const now = await tx.lockNetwork(nid);
+      if (!now || now.project !== from) throw new Conflict(`Network ${nid} changed while it was being reassigned; try again`);
       await tx.updateNetwork(nid, { project, ...(shared === undefined ? {} : { shared_to_project: shared ? 1 : 0 }), updated_at: Date.now() });
       if (serial !== null) await tx.addSerial({ serial, kind: 'network', resource_id: nid, action: 'REASSIGN', quantities: '{}', accept: 1, resolved: 0, created_at: Date.now() });
     }).catch(async (err) => { if (serial !== null) await this.quota.rejectCommission(serial).catch(() => undefined); throw err; });
@@ -367,7 +369,9 @@ export class Networks {
       row = await this.store.backendNetwork(networkId, backendId);
     }
     if (row?.operstate === 'ACTIVE') return [];
-    if (row?.operstate === 'PENDING') return JSON.parse(row.jobs) as number[];
+    if (row?.operstate === 'PENDING' && row.jobs !== '[]') return JSON.parse(row.jobs) as number[];
+    // Claimed but never submitted (the claiming process stopped): submitted again.
+    if (row?.operstate === 'PENDING') await this.store.updateBackendNetwork(networkId, backendId, { operstate: 'ERROR', job_log: 'creation claimed but never submitted', updated_at: Date.now() });
     const net = await this.store.network(networkId);
     if (!net || net.deleted) throw new Conflict(`Network ${networkId} has been deleted`);
     if (net.action === 'DESTROY') throw new Conflict(`Cannot create port. Network ${networkId} is being deleted.`);
@@ -385,7 +389,7 @@ export class Networks {
       const row = await tx.backendNetwork(nid, bid);
       if (row?.operstate === 'PENDING') return { jobs: JSON.parse(row.jobs) as number[] };
       if (row?.operstate === 'ACTIVE') return { jobs: [] };
-      await tx.putBackendNetwork({ network_id: nid, backend_id: bid, operstate: 'PENDING', mac_prefix: backendMacPrefix(net.mac_prefix, bid), jobs: '[]', job_log: '', created_at: now, updated_at: now });
+      await tx.putBackendNetwork({ network_id: nid, backend_id: bid, operstate: 'PENDING', mac_prefix: backendMacPrefix(net.mac_prefix, backend.mac_index), jobs: '[]', job_log: '', created_at: now, updated_at: now });
       return undefined;
     });
     if (claimed) return claimed.jobs;
@@ -394,7 +398,7 @@ export class Networks {
     const v6 = subnets.find((s) => s.ip_version === 6);
     const spec: NetworkSpec = {
       name: this.backendName(nid), network: v4?.cidr ?? DUMMY_IPV4, gateway: v4?.gateway ?? null, network6: v6?.cidr ?? null, gateway6: v6?.gateway ?? null,
-      macPrefix: backendMacPrefix(net.mac_prefix, bid), conflictsCheck: !!net.public && !!v4,
+      macPrefix: backendMacPrefix(net.mac_prefix, backend.mac_index), conflictsCheck: !!net.public && !!v4,
       tags: [...flavorTags(net.flavor as NetworkFlavor), ...(subnets.some((s) => s.dhcp) ? ['nfdhcpd'] : []), net.public ? 'public' : 'private'],
     };
     const driver = this.backends.driver(backend);
@@ -477,19 +481,31 @@ export class Networks {
     const serial = charged
       ? await this.quota.issueCommission({ provisions: chargeProvisions(net.user_id!, net.project!, PRIVATE_NETWORK, -1), name: `cyclades: delete network ${networkId}`, force: true })
       : null;
-    await this.store.transaction(async (tx) => {
-      const now = await tx.lockNetwork(networkId);
-      if (!now || now.state === 'DELETED') return;
-      const t = Date.now();
-      await tx.updateNetwork(networkId, { state: 'DELETED', deleted: 1, drained: 0, action: 'DESTROY', updated_at: t });
-      await tx.updateSubnets(networkId, { deleted: 1, updated_at: t });
-      for (const s of await tx.subnetsOf([networkId], true)) await new Pools(new PoolStore(tx.db, tx.dialect)).removeSubnetPools(Number(s.id));
-      await tx.removeBackendNetworks(networkId);
-      if (serial !== null) await tx.addSerial({ serial, kind: 'network', resource_id: networkId, action: 'DESTROY', quantities: JSON.stringify({ [PRIVATE_NETWORK]: -1 }), accept: 1, resolved: 0, created_at: t });
-    });
-    if (net.pooled_mac_prefix && net.mac_prefix) await this.pools.release('mac_prefix', net.mac_prefix);
-    if (net.pooled_link) await this.pools.release('bridge', net.link);
-    if (serial !== null) await this.resolve([serial]);
+    let done = false;
+    try {
+      // Only one finalization does the work: the one that finds the network not yet DELETED under its lock.
+      done = await this.store.transaction(async (tx) => {
+        const now = await tx.lockNetwork(networkId);
+        if (!now || now.state === 'DELETED') return false;
+        if (await tx.floatingIpCount(networkId)) {
+          this.log.warn({ network: networkId }, 'a network with floating IPs is not finalized');
+          return false;
+        }
+        const t = Date.now();
+        const pools = new Pools(new PoolStore(tx.db, tx.dialect));
+        await tx.updateNetwork(networkId, { state: 'DELETED', deleted: 1, drained: 0, action: 'DESTROY', updated_at: t });
+        await tx.updateSubnets(networkId, { deleted: 1, updated_at: t });
+        for (const s of await tx.subnetsOf([networkId], true)) await pools.removeSubnetPools(Number(s.id));
+        await tx.removeBackendNetworks(networkId);
+        if (now.pooled_mac_prefix && now.mac_prefix) await pools.release('mac_prefix', now.mac_prefix);
+        if (now.pooled_link) await pools.release('bridge', now.link);
+        if (serial !== null) await tx.addSerial({ serial, kind: 'network', resource_id: networkId, action: 'DESTROY', quantities: JSON.stringify({ [PRIVATE_NETWORK]: -1 }), accept: 1, resolved: 0, created_at: t });
+        return true;
+      });
+    } finally {
+      if (serial !== null && !done) await this.quota.rejectCommission(serial).catch(() => undefined);
+    }
+    if (serial !== null && done) await this.resolve([serial]);
   }
 
   /** Public networks on a backend added later. */
@@ -554,10 +570,10 @@ function flavorTags(flavor: NetworkFlavor): string[] {
   return { MAC_FILTERED: ['private-filtered'], PHYSICAL_VLAN: ['physical-vlan'], IP_LESS_ROUTED: ['ip-less-routed'], CUSTOM: [] }[flavor] ?? [];
 }
 
-/** The network's prefix with the backend's digit (Synnefo's backend index, 0-f), as Ganeti takes it: `aa:00:10`. */
-export function backendMacPrefix(prefix: string | null, backendId: number): string | null {
+/** The network's prefix with the backend's own digit (Synnefo's backend index, 0-f, unique among backends), as Ganeti takes it: `aa:00:10`. */
+export function backendMacPrefix(prefix: string | null, macIndex: number): string | null {
   if (!prefix) return null;
-  return `${prefix}${((backendId - 1) % 16).toString(16)}`;
+  return `${prefix}${macIndex.toString(16)}`;
 }
 
 /** IPv4 subnets through the API are /22 to /29, as Synnefo allows; the admin may make any from /8 to /29. */

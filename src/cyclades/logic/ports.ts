@@ -166,13 +166,14 @@ export class Ports {
   async attach(port: PortRow, vm: ServerRow): Promise<void> {
     if (vm.backend_id === null) throw new Conflict('The server has no backend yet');
     const pid = Number(port.id);
-    const claimed = await this.store.transaction(async (tx) => {
-      const now = await tx.port(pid);
-      if (!now || now.server_id !== null) return false;
-      await tx.updatePort(pid, { server_id: Number(vm.id), state: 'BUILD', device_owner: 'vm', job_action: 'ADD', updated_at: Date.now() });
-      return true;
-    });
-    if (!claimed) throw new Conflict(`Port ${pid} is already in use.`);
+    const live = await this.compute.server(Number(vm.id));
+    if (!live || live.deleted || live.task_state === 'DESTROYING') throw new BadRequest('Server has been deleted.');
+    if (live.suspended) throw new Forbidden('Administratively Suspended VM');
+    if (live.operstate === 'BUILD') throw new BuildInProgress('Server is being built.');
+    if ((await this.store.ports(null, { serverIds: [Number(vm.id)] })).length >= MAX_PORTS_PER_SERVER) throw new BadRequest('Maximum ports per server limit reached');
+    if (!(await this.store.claimPort(pid, { server_id: Number(vm.id), state: 'BUILD', device_owner: 'vm', job_action: 'ADD', updated_at: Date.now() }))) {
+      throw new Conflict(`Port ${pid} is already in use.`);
+    }
     const backendId = Number(vm.backend_id);
     try {
       const depends = await this.networks.ensureOnBackend(Number(port.network_id), backendId);
@@ -243,15 +244,17 @@ export class Ports {
   /** Deletes a port row: its fixed addresses go back to their pool, a floating IP stays with its owner. */
   async release(portId: number, within: NetworkStore = this.store): Promise<void> {
     await within.transaction(async (tx) => {
+      // The network's lock first, then its pools: the order every address change takes.
+      const first = await tx.port(portId);
+      if (first) await tx.lockNetwork(Number(first.network_id));
       const pools = new Pools(new PoolStore(tx.db, tx.dialect));
       for (const ip of await tx.ipsOfPorts([portId])) {
         if (ip.floating_ip) { await tx.updateIp(Number(ip.id), { port_id: null, updated_at: Date.now() }); continue; }
         await pools.releaseAddress(Number(ip.network_id), ip.address);
         await tx.removeIp(Number(ip.id));
       }
-      const port = await tx.port(portId);
       await tx.removePort(portId);
-      if (port) await tx.updateNetwork(Number(port.network_id), { updated_at: Date.now() });
+      if (first) await tx.updateNetwork(Number(first.network_id), { updated_at: Date.now() });
     });
   }
 
@@ -293,28 +296,35 @@ export class Ports {
    * The ports a new server gets, created before it (DOWN, with their addresses): those `networks`
    * asks for, or, without `networks`, the default ones (a public address). Undone by `release`.
    */
-  async forNewServer(user: PortUser, networks: ServerNetworkRequest[] | undefined): Promise<number[]> {
+  async forNewServer(user: PortUser, networks: ServerNetworkRequest[] | undefined): Promise<{ ports: number[]; made: number[] }> {
+    const ports: number[] = [];
     const made: number[] = [];
     try {
       if (networks === undefined) {
-        for (const d of this.opts.defaultServerNetworks) made.push(...await this.defaultPort(user, d));
+        for (const d of this.opts.defaultServerNetworks) for (const id of await this.defaultPort(user, d)) { ports.push(id); made.push(id); }
       } else {
         if (networks.length > MAX_PORTS_PER_SERVER) throw new BadRequest('Maximum ports per server limit reached');
-        for (const n of networks) made.push(await this.requestedPort(user, n));
+        for (const n of networks) {
+          const { id, created } = await this.requestedPort(user, n);
+          if (ports.includes(id)) throw new BadRequest(`Port ${id} is given twice`);
+          ports.push(id);
+          if (created) made.push(id);
+        }
       }
-      return made;
+      return { ports, made };
     } catch (err) {
+      // Only the ports made for this request go; ports the user named stay as they were.
       for (const id of made) await this.releaseIfUnattached(id);
       throw err;
     }
   }
 
-  private async requestedPort(user: PortUser, n: ServerNetworkRequest): Promise<number> {
+  private async requestedPort(user: PortUser, n: ServerNetworkRequest): Promise<{ id: number; created: boolean }> {
     if (n.port !== undefined) {
       const port = await this.visible(user, n.port);
       if (port.user_id !== user.uuid) throw new Forbidden(`Port ${port.id} is not yours`);
       if (port.server_id !== null) throw new Conflict(`Port ${port.id} is already in use.`);
-      return Number(port.id);
+      return { id: Number(port.id), created: false };
     }
     if (n.uuid === undefined) throw new BadRequest("Malformed request. A network needs 'uuid' or 'port'");
     const net = await this.networks.visible(user, n.uuid);
@@ -328,9 +338,9 @@ export class Ports {
         if (n.fixedIp) throw new NotFound('Floating IP does not exist.');
         throw new Conflict(`Cannot find an unused floating IP to connect server to network '${net.id}'. Please create a floating IP.`);
       }
-      return Number((await this.addPort(user, net, { name: '', floating: fip })).id);
+      return { id: Number((await this.addPort(user, net, { name: '', floating: fip })).id), created: true };
     }
-    return Number((await this.addPort(user, net, { name: '', address: n.fixedIp ?? undefined })).id);
+    return { id: Number((await this.addPort(user, net, { name: '', address: n.fixedIp ?? undefined })).id), created: true };
   }
 
   /** A default network: `SNF:ANY_PUBLIC_IPV4` (an address of any public network, no floating IP, no quota) or a network id. */
@@ -363,7 +373,7 @@ export class Ports {
     const nics = [];
     const depends = new Set<number>();
     for (const pid of portIds) {
-      await this.store.updatePort(pid, { server_id: Number(vm.id), state: 'BUILD', device_owner: 'vm', updated_at: Date.now() });
+      if (!(await this.store.claimPort(pid, { server_id: Number(vm.id), state: 'BUILD', device_owner: 'vm', updated_at: Date.now() }))) throw new Conflict(`Port ${pid} is already in use.`);
       const port = (await this.store.port(pid))!;
       for (const j of await this.networks.ensureOnBackend(Number(port.network_id), Number(vm.backend_id))) depends.add(j);
       nics.push(await this.nicSpec(port));
@@ -371,9 +381,9 @@ export class Ports {
     return { nics, depends: [...depends] };
   }
 
-  /** Releases the ports of a server whose creation never got to its backend. */
-  async unbindNewServer(portIds: number[]): Promise<void> {
-    for (const pid of portIds) await this.release(pid).catch((err) => this.log.warn({ err, port: pid }, 'could not release a port'));
+  /** Releases the ports made for a server whose creation stopped before they were bound to it. */
+  async unbindNewServer(made: number[]): Promise<void> {
+    for (const pid of made) await this.releaseIfUnattached(pid);
   }
 
   /** A creation job ended: the ports are live (with their MACs) or in ERROR. */
@@ -469,10 +479,16 @@ export class Ports {
         const pools = new Pools(new PoolStore(tx.db, tx.dialect));
         let got;
         if (candidates.length === 1 && req.networkId !== undefined) {
+          const net = await tx.lockNetwork(Number(candidates[0]!.id));
+          if (!net || net.deleted || net.action === 'DESTROY') throw new Conflict(`Cannot allocate floating IP. Network ${candidates[0]!.id} is being deleted.`);
           got = { networkId: Number(candidates[0]!.id), ...(await pools.allocateAddress(Number(candidates[0]!.id), req.address)) };
         } else {
-          for (const n of candidates) await tx.lockNetwork(Number(n.id));
-          const any = await pools.allocateAddressFromAny(candidates.map((n) => Number(n.id)));
+          const open = [];
+          for (const n of candidates) {
+            const now = await tx.lockNetwork(Number(n.id));
+            if (now && !now.deleted && now.action !== 'DESTROY') open.push(Number(n.id));
+          }
+          const any = await pools.allocateAddressFromAny(open);
           if (!any) throw new Conflict('Cannot allocate a floating IP address.');
           const subnet = await tx.subnet(any.subnetId);
           got = { networkId: Number(subnet!.network_id), ...any };
@@ -501,10 +517,10 @@ export class Ports {
     const serial = await this.quota.issueCommission({ provisions: chargeProvisions(fip.user_id, fip.project, FLOATING_IP, -1), name: `cyclades: release floating IP ${fip.id}`, force: true });
     try {
       await this.store.transaction(async (tx) => {
+        await tx.lockNetwork(Number(fip.network_id));
         const now = await tx.ip(Number(fip.id));
         if (!now) throw new NotFound(`Floating IP with ID ${id} does not exist.`);
         if (now.port_id !== null) throw new Conflict(`IP '${fip.id}' is used by port '${now.port_id}'`);
-        await tx.lockNetwork(Number(fip.network_id));
         await new Pools(new PoolStore(tx.db, tx.dialect)).releaseAddress(Number(fip.network_id), fip.address);
         await tx.removeIp(Number(fip.id));
         await tx.addSerial({ serial, kind: 'floating_ip', resource_id: Number(fip.id), action: 'DESTROY', quantities: JSON.stringify({ [FLOATING_IP]: -1 }), accept: 1, resolved: 0, created_at: Date.now() });
@@ -524,6 +540,8 @@ export class Ports {
       ? await this.quota.issueCommission({ provisions: reassignProvisions(fip.user_id, fip.project, project, { [FLOATING_IP]: 1 }), name: `cyclades: reassign floating IP ${fip.id}` }).catch((err: unknown) => { throw asOverLimit(err); })
       : null;
     await this.store.transaction(async (tx) => {
+      const now = await tx.ip(Number(fip.id));
+      if (!now || now.project !== fip.project) throw new Conflict(`Floating IP ${fip.id} changed while it was being reassigned; try again`);
       await tx.updateIp(Number(fip.id), { project, ...(shared === undefined ? {} : { shared_to_project: shared ? 1 : 0 }), updated_at: Date.now() });
       if (serial !== null) await tx.addSerial({ serial, kind: 'floating_ip', resource_id: Number(fip.id), action: 'REASSIGN', quantities: '{}', accept: 1, resolved: 0, created_at: Date.now() });
     }).catch(async (err) => { if (serial !== null) await this.quota.rejectCommission(serial).catch(() => undefined); throw err; });
@@ -549,7 +567,8 @@ export class Ports {
     if (!vm || (vm.user_id !== user.uuid && !user.admin)) throw new NotFound('Server not found.');
     if (vm.deleted) throw new BadRequest('Server has been deleted.');
     if (vm.suspended) throw new Forbidden('Administratively Suspended VM');
-    if (vm.operstate === 'BUILD' && vm.backend_id === null) throw new BuildInProgress('Server is being built.');
+    if (vm.task_state === 'DESTROYING') throw new BadRequest('Server has been deleted.');
+    if (vm.operstate === 'BUILD') throw new BuildInProgress('Server is being built.');
     return vm;
   }
 }

@@ -48,7 +48,7 @@ export async function reconcileServers(deps: { store: ComputeStore; backends: Ba
         const neverCreated = vm.operstate === 'ERROR' && vm.job_opcode === 'OP_INSTANCE_CREATE';
         if (building || neverCreated) continue;
         const d: ServerDrift = { kind: 'stale', backend: Number(b.id), server: Number(vm.id), instance: name, database: vm.operstate, cluster: 'missing', fixed: false };
-        if (opts.fix) { await markGone(store, charges, vm); d.fixed = true; }
+        if (opts.fix) { await markGone(store, charges, servers, vm); d.fixed = true; }
         drifts.push(d);
         continue;
       }
@@ -87,15 +87,22 @@ export async function reconcileServers(deps: { store: ComputeStore; backends: Ba
   return drifts;
 }
 
-/** A server whose instance is gone: deleted, its pending commissions rejected, what it holds released. */
-async function markGone(store: ComputeStore, charges: Charges, vm: ServerRow): Promise<void> {
+/**
+ * A server whose instance is gone: deleted with its ports and volumes, its pending commissions
+ * rejected, what it holds released.
+ */
+async function markGone(store: ComputeStore, charges: Charges, servers: Servers, vm: ServerRow): Promise<void> {
   const open = await store.openSerials(Number(vm.id));
+  let volumes: Awaited<ReturnType<NonNullable<Servers['volumes']>['afterDestroy']>> = [];
   await store.transaction(async (tx) => {
     for (const s of open) if (s.accept === null) await charges.decide(tx, Number(s.serial), false, vm.charged);
     await tx.updateServer(Number(vm.id), { operstate: 'DESTROYED', deleted: 1, task_state: '', serial: null, job_log: 'Instance missing from its backend (reconciled)', updated_at: Date.now() });
+    await servers.ports?.afterDestroy(Number(vm.id), tx.db);
+    if (servers.volumes) volumes = await servers.volumes.afterDestroy(Number(vm.id), tx.db);
   });
   await charges.resolve(open.map((s) => Number(s.serial)));
   await charges.releaseServer({ ...vm, deleted: 1 });
+  if (volumes.length) await servers.volumes?.releaseDeleted(volumes);
 }
 
 async function setState(charges: Charges, vm: ServerRow, state: 'STARTED' | 'STOPPED', flavor: { cpu: number; ram: number }): Promise<void> {

@@ -9,6 +9,7 @@ import type { Backends } from './backends.js';
 import type { EventBus } from './bus.js';
 import type { Charges } from './charges.js';
 import type { Ports, ServerNetworkRequest } from './ports.js';
+import { DISK, type ServerDisk, type Volumes } from './volumes.js';
 import { resizeDelta, runningResources, serverResources, negate, type Quantities } from './resources.js';
 import { checkAction, JOB_ACTIONS, type ServerAction } from './states.js';
 import { asOverLimit, asServiceError } from './errors.js';
@@ -34,7 +35,12 @@ export interface CreateServer {
   project?: string | undefined;
   /** The networks to connect to; undefined: the default ones (a public address). */
   networks?: ServerNetworkRequest[] | undefined;
+  /** Nova's block_device_mapping_v2, parsed: the root volume (from the image) and blank ones. */
+  blockDevices?: BlockDevice[] | undefined;
 }
+
+/** One item of `block_device_mapping_v2`. */
+export interface BlockDevice { sourceType: 'image' | 'blank' | 'volume' | 'snapshot'; uuid?: string | undefined; sizeGiB?: number | undefined; deleteOnTermination: boolean }
 
 /** A server with what rendering needs besides its row. */
 export interface ServerView { vm: ServerRow; flavor: FlavorRow | undefined; metadata: Record<string, string>; tags: string[] }
@@ -59,6 +65,8 @@ export class Servers {
 
   /** The ports of servers (set once both exist: they need each other). */
   ports: Ports | undefined;
+  /** The volumes of servers. */
+  volumes: Volumes | undefined;
 
   instanceName(id: number): string { return `${this.opts.instancePrefix}${id}`; }
 
@@ -111,8 +119,10 @@ export class Servers {
     if (!user.projects.includes(project)) throw new Forbidden(`Not a member of project ${project}`);
 
     // Ports (and their addresses) first: a request for a network that cannot be met costs nothing.
-    const portIds = this.ports ? await this.ports.forNewServer(user, req.networks) : [];
-    const quantities = serverResources(flavor, true);
+    const { ports: portIds, made: madePorts } = this.ports ? await this.ports.forNewServer(user, req.networks) : { ports: [], made: [] };
+    const disks = serverDisks(flavor, image.id, image.size, req.blockDevices);
+    const volumeType = this.volumes ? Number(flavor.volume_type_id ?? (await this.volumes.typeFor(flavor.disk_template)).id) : 0;
+    const quantities = { ...serverResources(flavor, true), [DISK]: disks.reduce((n, d) => n + d.sizeGiB, 0) * 2 ** 30 };
     const now = Date.now();
     const draft = { id: 0, user_id: user.uuid, project };
     let backend;
@@ -121,10 +131,11 @@ export class Servers {
       backend = await this.backends.allocate({ ramMiB: flavor.ram, diskMiB: flavor.disk * 1024, diskTemplate: flavor.disk_template });
       serial = await this.charges.issue(draft, 'create', quantities).catch((err: unknown) => { throw asOverLimit(err); });
     } catch (err) {
-      await this.ports?.unbindNewServer(portIds);
+      await this.ports?.unbindNewServer(madePorts);
       throw err;
     }
     let id: number;
+    let volumeIds: number[] = [];
     try {
       id = await this.store.transaction(async (tx) => {
         const newId = await tx.addServer({
@@ -135,12 +146,13 @@ export class Servers {
           charged: '{}', firewall_profile: '', error_reason: '', created_at: now, updated_at: now,
         });
         await tx.setMetadata(newId, req.metadata, false);
+        volumeIds = this.volumes ? await this.volumes.addServerVolumes(tx, { id: newId, user_id: user.uuid, project, backend_id: Number(backend.id), volumeTypeId: volumeType }, disks) : [];
         await this.charges.record(tx, serial, newId, 'BUILD', quantities);
         return newId;
       });
     } catch (err) {
       await this.charges.abandon(serial);
-      await this.ports?.unbindNewServer(portIds);
+      await this.ports?.unbindNewServer(madePorts);
       throw err;
     }
     const adminPass = generatePassword();
@@ -151,7 +163,7 @@ export class Servers {
     }
     const spec: InstanceSpec = {
       name: this.instanceName(id), vcpus: flavor.cpu, memoryMiB: flavor.ram, diskTemplate: flavor.disk_template,
-      disks: [{ sizeMiB: flavor.disk * 1024 }], nics: [], os: this.opts.osProvider,
+      disks: disks.map((d, i) => ({ sizeMiB: d.sizeGiB * 1024, ...(volumeIds[i] ? { name: this.volumes!.diskName(volumeIds[i]!) } : {}) })), nics: [], os: this.opts.osProvider,
       osparams: { img_id: image.location || image.id, img_format: image.disk_format, img_properties: JSON.stringify(image.properties) },
       osparamsSecret: {
         img_passwd: adminPass,
@@ -384,6 +396,24 @@ export class Servers {
   private checkMetadata(meta: Record<string, string>): void {
     if (Object.keys(meta).length > this.opts.maxMetadata) throw new BadRequest(`Virtual Machines cannot have more than ${this.opts.maxMetadata} metadata items`);
   }
+}
+
+/**
+ * The volumes a server is made with: without a mapping, a root one of the flavor's size from the
+ * image; with one, the root (image, `volume_size` required) and blank volumes, in order.
+ */
+export function serverDisks(flavor: Pick<FlavorRow, 'disk'>, imageId: string, imageSize: number, mapping?: BlockDevice[]): ServerDisk[] {
+  if (!mapping || mapping.length === 0) return [{ sizeGiB: flavor.disk, source: `image:${imageId}`, deleteOnTermination: true }];
+  return mapping.map((b, i) => {
+    if (b.sourceType === 'volume' || b.sourceType === 'snapshot') throw new BadRequest(`Block Device Mapping is Invalid: source_type ${b.sourceType} is not supported at creation; attach volumes once the server is active`);
+    if (i === 0 && b.sourceType !== 'image') throw new BadRequest('Root volume cannot be blank');
+    if (i > 0 && b.sourceType === 'image') throw new BadRequest('Block Device Mapping is Invalid: only the first volume can come from an image');
+    if (i === 0 && b.uuid !== imageId) throw new BadRequest("The specified server's image is different from the the source of the first volume.");
+    if (b.sizeGiB === undefined) throw new BadRequest('Volume size is required');
+    if (!Number.isSafeInteger(b.sizeGiB) || b.sizeGiB <= 0) throw new BadRequest('Block Device Mapping is Invalid: Invalid size field');
+    if (i === 0 && b.sizeGiB * 2 ** 30 < imageSize) throw new BadRequest(`Volume size '${b.sizeGiB * 2 ** 30}' is smaller than image's size '${imageSize}'`);
+    return { sizeGiB: b.sizeGiB, source: i === 0 ? `image:${imageId}` : 'blank', deleteOnTermination: b.deleteOnTermination };
+  });
 }
 
 /**

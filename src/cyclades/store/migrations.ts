@@ -253,5 +253,56 @@ export function cycladesMigrations(dialect: Dialect): Record<string, Migration> 
           .execute();
       },
     },
+    '0006_volumes': {
+      async up(db: Kysely<any>) {
+        // Each backend's digit in the MAC prefixes of its networks, unique among backends.
+        await db.schema.alterTable('backends').addColumn('mac_index', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+        const existing = await db.selectFrom('backends').select('id').orderBy('id').execute();
+        for (const [i, b] of (existing as { id: number }[]).entries()) await db.updateTable('backends').set({ mac_index: i % 16 }).where('id', '=', b.id).execute();
+        await serial(db, 'volume_types')
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('disk_template', 'text', (c) => c.notNull())
+          .addColumn('specs', 'text', (c) => c.notNull().defaultTo('{}'))
+          .addColumn('deleted', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.alterTable('flavors').addColumn('volume_type_id', 'integer').execute();
+        // Every flavor gets the volume type of its disk template.
+        const templates = await db.selectFrom('flavors').select('disk_template').distinct().execute();
+        for (const { disk_template } of templates as { disk_template: string }[]) {
+          const r = await db.insertInto('volume_types').values({ name: disk_template, disk_template, specs: '{}', deleted: 0, created_at: Date.now() }).returning('id').executeTakeFirstOrThrow();
+          await db.updateTable('flavors').set({ volume_type_id: Number((r as { id: number }).id) }).where('disk_template', '=', disk_template).execute();
+        }
+        await serial(db, 'volumes')
+          .addColumn('name', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('description', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('user_id', 'text', (c) => c.notNull())
+          .addColumn('project', 'text', (c) => c.notNull())
+          .addColumn('shared_to_project', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('size', 'integer', (c) => c.notNull())
+          .addColumn('volume_type_id', 'integer', (c) => c.notNull().references('volume_types.id'))
+          .addColumn('delete_on_termination', 'integer', (c) => c.notNull().defaultTo(1))
+          .addColumn('source', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('server_id', 'integer', (c) => c.references('servers.id'))
+          .addColumn('disk_index', 'integer')
+          .addColumn('backend_id', 'integer')
+          .addColumn('job_id', 'bigint')
+          .addColumn('job_action', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('charged', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('deleted', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('volumes_user').on('volumes').columns(['user_id', 'deleted', 'id']).execute();
+        await db.schema.createIndex('volumes_server').on('volumes').columns(['server_id']).execute();
+        await db.schema.createTable('volume_metadata')
+          .addColumn('volume_id', 'integer', (c) => c.notNull().references('volumes.id').onDelete('cascade'))
+          .addColumn('key', 'text', (c) => c.notNull())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('volume_metadata_pk', ['volume_id', 'key'])
+          .execute();
+      },
+    },
   };
 }

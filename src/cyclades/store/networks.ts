@@ -125,6 +125,11 @@ export class NetworkStore {
   async updatePort(id: number, changes: Updateable<PortsTable>): Promise<void> {
     await this.db.updateTable('ports').set(changes).where('id', '=', id).execute();
   }
+  /** Gives a free port (no server) to a server; false when another request got it first. */
+  async claimPort(id: number, changes: Updateable<PortsTable>): Promise<boolean> {
+    const r = await this.db.updateTable('ports').set(changes).where('id', '=', id).where('server_id', 'is', null).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
   async removePort(id: number): Promise<void> { await this.db.deleteFrom('ports').where('id', '=', id).execute(); }
   async portCount(networkId: number): Promise<number> {
     const r = await this.db.selectFrom('ports').select((eb) => eb.fn.countAll<number>().as('n')).where('network_id', '=', networkId).executeTakeFirstOrThrow();

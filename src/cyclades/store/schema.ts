@@ -14,6 +14,8 @@ export interface BackendsTable {
   insecure: number;
   drained: number;
   offline: number;
+  /** The hex digit (0-15, unique among backends) its networks' MAC prefixes end with, as Synnefo's backend index. */
+  mac_index: Generated<number>;
   /** JSON list of disk templates the cluster enables. */
   disk_templates: string;
   hypervisor: string;
@@ -36,6 +38,8 @@ export interface FlavorsTable {
   /** GiB */
   disk: number;
   disk_template: string;
+  /** The volume type of the disks of its servers (one per disk template). */
+  volume_type_id: number | null;
   public: number;
   deleted: number;
   created_at: number;
@@ -266,10 +270,10 @@ export interface IpAddressesTable {
   updated_at: number;
 }
 
-/** Commissions of network resources (private networks, floating IPs), recorded with their decision. */
+/** Commissions of resources other than servers (private networks, floating IPs, volumes), recorded with their decision. */
 export interface NetworkSerialsTable {
   serial: number;
-  /** network or floating_ip */
+  /** network, floating_ip or volume */
   kind: string;
   resource_id: number;
   action: string;
@@ -279,7 +283,54 @@ export interface NetworkSerialsTable {
   created_at: number;
 }
 
+/** A kind of volume: a Ganeti disk template (file, plain, drbd, ext_<provider>...), made by the admin. */
+export interface VolumeTypesTable {
+  id: Generated<number>;
+  name: string;
+  disk_template: string;
+  /** JSON: key -> value; `GNT-EXTP:` keys go to the Ganeti disk parameters. */
+  specs: string;
+  deleted: number;
+  created_at: number;
+}
+
+/** A volume: a Ganeti disk `<prefix>vol-<id>` of a server, or detached (kept by its cluster, or never made yet). */
+export interface VolumesTable {
+  id: Generated<number>;
+  name: string;
+  description: string;
+  user_id: string;
+  project: string;
+  shared_to_project: number;
+  /** GiB */
+  size: number;
+  volume_type_id: number;
+  delete_on_termination: number;
+  /** What it was made from: `image:<id>`, `snapshot:<id>` or `blank`. */
+  source: string;
+  /** CREATING, AVAILABLE, ATTACHING, IN_USE, DETACHING, DELETING, DELETED, ERROR. */
+  status: string;
+  server_id: number | null;
+  /** Position among the server's disks; 0 is the root (system) volume. */
+  disk_index: number | null;
+  /** The backend that holds its disk (attached or detached); null until it was first attached. */
+  backend_id: number | null;
+  /** The disk job in progress and what it does (ADD, ATTACH, DETACH, REMOVE). */
+  job_id: number | null;
+  job_action: string;
+  /** Bytes of cyclades.disk this volume holds itself; 0 while its server's commission covers it. */
+  charged: number;
+  deleted: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface VolumeMetadataTable { volume_id: number; key: string; value: string }
+
 export interface CycladesDB {
+  volume_types: VolumeTypesTable;
+  volumes: VolumesTable;
+  volume_metadata: VolumeMetadataTable;
   networks: NetworksTable;
   subnets: SubnetsTable;
   backend_networks: BackendNetworksTable;

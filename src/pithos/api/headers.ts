@@ -83,3 +83,20 @@ export function parseRanges(header: string | undefined, size: number): [number, 
   }
   return out;
 }
+
+/**
+ * A data update's `Content-Range: bytes <first>-[<last>]/<total>` (total may be `*`), or
+ * `bytes *` + `/*` (append): where the bytes go, how many when the last byte is given, and the
+ * object size the client expects when given. 'invalid' when malformed or contradicting itself.
+ */
+export function parseContentRange(header: string): { offset?: number; length?: number; total?: number } | 'invalid' {
+  if (header === 'bytes */*') return {};
+  const m = /^bytes (\d+)-(\d*)\/(\d+|\*)$/.exec(header);
+  if (!m) return 'invalid';
+  const offset = Number(m[1]);
+  const last = m[2] === '' ? undefined : Number(m[2]);
+  const total = m[3] === '*' ? undefined : Number(m[3]);
+  if (![offset, last ?? 0, total ?? 0].every(Number.isSafeInteger)) return 'invalid';
+  if ((last !== undefined && offset > last) || (total !== undefined && (offset >= total || (last !== undefined && last >= total)))) return 'invalid';
+  return { offset, ...(last !== undefined ? { length: last - offset + 1 } : {}), ...(total !== undefined ? { total } : {}) };
+}

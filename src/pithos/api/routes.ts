@@ -9,11 +9,11 @@ import { resource } from '../../common/http/routes.js';
 import type { QuotaClient } from '../../common/quota.js';
 import type { BlockStore } from '../backends/block-store.js';
 import { readExtents, type Extent } from '../logic/blocks.js';
-import { DISKSPACE, hashesOf, type ListingEntry, type Objects } from '../logic/objects.js';
+import { DISKSPACE, hashesOf, RangeNotSatisfiable, type ContainerAsOf, type ListingEntry, type Objects } from '../logic/objects.js';
 import { formatSharing, parseSharing } from '../logic/sharing.js';
-import type { ContainerRow, VersionRow } from '../store/objects.js';
+import type { VersionRow } from '../store/objects.js';
 import { objectListingJson, objectListingText, objectListingXml } from './listing.js';
-import { dateHeader, flag, httpDate, intParam, isoMicro, listingFormat, metaFrom, parseRanges, sendMeta, xmlEscape } from './headers.js';
+import { dateHeader, flag, httpDate, intParam, isoMicro, listingFormat, metaFrom, parseContentRange, parseRanges, sendMeta, xmlEscape } from './headers.js';
 
 export interface ObjectApiDeps { objects: Objects; blocks: BlockStore; quota: QuotaClient; baseUrl: () => string; identity: IdentityClient }
 
@@ -104,12 +104,14 @@ function etagConditions(request: FastifyRequest, reply: FastifyReply, etag: stri
   return false;
 }
 
-function containerHeaders(reply: FastifyReply, c: ContainerRow, objects: Objects): void {
+/** A container's headers; counts as of a past time when it is one (then with X-Container-Until-Timestamp). */
+function containerHeaders(reply: FastifyReply, c: ContainerAsOf, objects: Objects): void {
   reply.header('X-Container-Object-Count', String(c.object_count)).header('X-Container-Bytes-Used', String(c.bytes_used))
     .header('X-Container-Block-Size', String(objects.policy.blockSize)).header('X-Container-Block-Hash', objects.policy.algorithm)
     .header('X-Container-Policy-Quota', String(c.quota)).header('X-Container-Policy-Versioning', c.versioning)
     .header('X-Container-Policy-Project', c.project).header('X-Container-Object-Meta', '')
     .header('Last-Modified', httpDate(c.modified_at));
+  if (c.until_timestamp !== undefined) reply.header('X-Container-Until-Timestamp', httpDate(c.until_timestamp));
   sendMeta(reply, 'X-Container-Meta-', JSON.parse(c.meta));
 }
 
@@ -172,12 +174,13 @@ export async function objectApi(app: FastifyInstance, deps: ObjectApiDeps): Prom
   /** Sets the account's headers; true when a conditional request was answered already. */
   const accountHeaders = async (request: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
     const { account } = names(request);
-    const a = await objects.account(userOf(request).uuid, account);
+    const a = await objects.account(userOf(request).uuid, account, intParam(request, 'until'));
     const quotas = await deps.quota.userQuotas({ users: [account] });
     const limit = Object.values(quotas[account] ?? {}).reduce((sum, p) => sum + (p[DISKSPACE]?.limit ?? 0), 0);
     const modified = Math.max(a.modified, a.modified_at);
     reply.header('X-Account-Container-Count', String(a.containers)).header('X-Account-Bytes-Used', String(a.bytes))
       .header('X-Account-Policy-Quota', String(limit)).header('Last-Modified', httpDate(modified));
+    if (a.untilTimestamp !== undefined) reply.header('X-Account-Until-Timestamp', httpDate(a.untilTimestamp));
     sendMeta(reply, 'X-Account-Meta-', a.meta);
     for (const [g, members] of Object.entries(a.groups)) reply.header(`X-Account-Group-${g}`, members.join(','));
     return timeConditions(request, reply, modified);
@@ -190,10 +193,15 @@ export async function objectApi(app: FastifyInstance, deps: ObjectApiDeps): Prom
       const q = request.query as Record<string, string | undefined>;
       const rows = await objects.listContainers(userOf(request).uuid, name, {
         marker: q['marker'], endMarker: q['end_marker'], prefix: q['prefix'], limit: intParam(request, 'limit'), shared: flag(request, 'shared'), public: flag(request, 'public'),
+        until: intParam(request, 'until'),
       });
       return sendListing(request, reply, rows.map((c) => ({
         name: c.name,
-        json: { name: c.name, count: c.object_count, bytes: c.bytes_used, last_modified: isoMicro(c.modified_at), x_container_policy: { quota: String(c.quota), versioning: c.versioning, project: c.project } },
+        json: {
+          name: c.name, count: c.object_count, bytes: c.bytes_used, last_modified: isoMicro(c.modified_at),
+          ...(c.until_timestamp !== undefined ? { x_container_until_timestamp: isoMicro(c.until_timestamp) } : {}),
+          x_container_policy: { quota: String(c.quota), versioning: c.versioning, project: c.project },
+        },
       })), 'account');
     },
     POST: async (request, reply) => {
@@ -206,7 +214,7 @@ export async function objectApi(app: FastifyInstance, deps: ObjectApiDeps): Prom
   resource(app, '/:account/:container', {
     HEAD: async (request, reply) => {
       const { account, container } = names(request);
-      const c = await objects.container(userOf(request).uuid, account, container);
+      const c = await objects.container(userOf(request).uuid, account, container, intParam(request, 'until'));
       containerHeaders(reply, c, objects);
       if (timeConditions(request, reply, c.modified_at)) return reply;
       return reply.code(204).send();
@@ -281,14 +289,37 @@ export async function objectApi(app: FastifyInstance, deps: ObjectApiDeps): Prom
     if (typeof request.headers['x-object-sharing'] === 'string') parseSharing(decode(request.headers['x-object-sharing']));
   };
 
-  const sourceOf = (request: FastifyRequest, header: string) => {
+  /** The object a header names (`/<container>/<object>`), in X-Source-Account, else in `account` (by default the path's). */
+  const sourceOf = (request: FastifyRequest, header: string, account = names(request).account) => {
     const raw = request.headers[header];
     if (typeof raw !== 'string') return undefined;
     const m = /^\/?([^/]+)\/(.+)$/.exec(decode(raw));
     if (!m) throw new BadRequest(`${header} must be /<container>/<object>`);
-    const account = typeof request.headers['x-source-account'] === 'string' ? request.headers['x-source-account'] : names(request).account;
+    const named = request.headers['x-source-account'];
     const version = request.headers['x-source-version'];
-    return { account, container: m[1]!, name: m[2]!, version: typeof version === 'string' && /^\d+$/.test(version) ? Number(version) : undefined };
+    return { account: typeof named === 'string' ? named : account, container: m[1]!, name: m[2]!, version: typeof version === 'string' && /^\d+$/.test(version) ? Number(version) : undefined };
+  };
+
+  /** The range, size limit and metadata of a data update (POST with Content-Range). */
+  const updateFrom = (request: FastifyRequest) => {
+    const header = request.headers['content-range'];
+    if (typeof header !== 'string') throw new BadRequest('Missing Content-Range header');
+    const range = parseContentRange(header);
+    if (range === 'invalid') throw new RangeNotSatisfiable('Invalid Content-Range header');
+    const bytes = request.headers['x-object-bytes'];
+    if (bytes !== undefined && (typeof bytes !== 'string' || !/^\d+$/.test(bytes.trim()))) throw new BadRequest('Invalid X-Object-Bytes header');
+    const attrs = attrsFrom(request);
+    return {
+      ...range, truncate: typeof bytes === 'string' ? Number(bytes.trim()) : undefined,
+      meta: attrs.meta, contentEncoding: attrs.contentEncoding, contentDisposition: attrs.contentDisposition, update: flag(request, 'update'),
+    };
+  };
+  /** The bytes of a data update in its body, with the Content-Length it declares (none when chunked: 411 without either). */
+  const bodyOf = (request: FastifyRequest) => {
+    if (request.headers['transfer-encoding'] === 'chunked') return { body: bodyStream(request) };
+    const length = request.headers['content-length'];
+    if (length === undefined || !/^\d+$/.test(length)) throw new ApiError(411, 'lengthRequired', 'Missing or invalid Content-Length header');
+    return { body: bodyStream(request), declared: Number(length) };
   };
 
   const sendObject = async (request: FastifyRequest, reply: FastifyReply, head: boolean) => {
@@ -399,9 +430,23 @@ export async function objectApi(app: FastifyInstance, deps: ObjectApiDeps): Prom
         return reply.code(201).header('ETag', r.etag).header('X-Object-Version', String(r.version)).type('text/plain; charset=utf-8').send(r.etag);
       }
       checkSharingRights(request);
+      const user = userOf(request).uuid;
+      const conditional = request.headers['if-match'] !== undefined || request.headers['if-none-match'] !== undefined;
+      // Bytes come with application/octet-stream or from X-Source-Object (the user's own account unless
+      // X-Source-Account says otherwise, as Pithos reads it); any other POST is metadata only.
+      const source = sourceOf(request, 'x-source-object', user);
+      if (source || (typeof type === 'string' && type.split(';')[0]!.trim().toLowerCase() === 'application/octet-stream')) {
+        const r = await objects.updateObject(user, account, container, name, {
+          ...updateFrom(request), data: source ? { source } : bodyOf(request),
+          check: conditional ? (etag) => { etagConditions(request, reply, etag); } : undefined,
+        });
+        await applySharing(request);
+        return reply.code(204).header('ETag', r.etag).header('X-Object-Version', String(r.version)).send();
+      }
+      if (conditional) etagConditions(request, reply, await objects.currentEtag(user, account, container, name));
       await applySharing(request);
       const attrs = attrsFrom(request);
-      const r = await objects.setObjectMeta(userOf(request).uuid, account, container, name, {
+      const r = await objects.setObjectMeta(user, account, container, name, {
         meta: attrs.meta, contentEncoding: attrs.contentEncoding, contentDisposition: attrs.contentDisposition,
         ...(typeof request.headers['content-type'] === 'string' && attrs.contentType !== 'application/octet-stream' ? { contentType: attrs.contentType } : {}),
       }, flag(request, 'update'));

@@ -95,7 +95,7 @@ export async function storeStream(body: Readable, policy: BlockPolicy, blocks: B
 const DISCARD_LIMIT = 64 * 1024 * 1024;
 
 /** Reads and drops the rest of a request body after a failure, up to `limit` bytes; beyond that, hangs up. */
-function discardRest(body: Readable, limit: number): void {
+export function discardRest(body: Readable, limit = DISCARD_LIMIT): void {
   if (body.destroyed || body.readableEnded) return;
   let dropped = 0;
   body.on('error', () => undefined);

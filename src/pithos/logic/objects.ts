@@ -8,6 +8,8 @@ import { CURRENT, DELETED, HISTORY, type ContainerRow, type ListedVersion, type 
 import { md5Of, storeStream } from './blocks.js';
 import type { HashPool } from './hash-pool.js';
 import { isBlockHash, merkleRoot, type BlockPolicy } from './hashmap.js';
+import { KeyedQueue } from './keyed-queue.js';
+import { bodyPieces, objectPieces, truncateBlocks, writeRange, type Piece } from './range-write.js';
 import type { SharingStore } from '../store/sharing.js';
 import { publicToken, type Access, type Grant, type Sharing } from './sharing.js';
 
@@ -32,6 +34,36 @@ export type ListingEntry = { kind: 'object'; name: string; version?: ListedVersi
 
 export interface ContainerPolicy { versioning?: 'auto' | 'none' | undefined; quota?: number | undefined; project?: string | undefined }
 
+/** A container as it was at a past time: its counts then, and `until_timestamp`, its last change before then. */
+export type ContainerAsOf = ContainerRow & { until_timestamp?: number };
+
+/** An object named by account, container, name and, optionally, version. */
+export interface ObjectRef { account: string; container: string; name: string; version?: number | undefined }
+
+/**
+ * A data update of an object (Pithos' POST with Content-Range): bytes written at an offset, from
+ * the request or from another object, the result optionally cut to a size.
+ */
+export interface ObjectUpdate {
+  /** Where the bytes go; undefined appends. */
+  offset?: number | undefined;
+  /** How many bytes, when the range gave its last byte. */
+  length?: number | undefined;
+  /** The object size the range says the client expects (a check). */
+  total?: number | undefined;
+  /** The request body (with its Content-Length, undefined when chunked), or another object's first bytes. */
+  data: { body: Readable; declared?: number | undefined } | { source: ObjectRef };
+  /** The size to cut the result to (X-Object-Bytes); never grows it. */
+  truncate?: number | undefined;
+  meta: Record<string, string>;
+  contentEncoding?: string | undefined;
+  contentDisposition?: string | undefined;
+  /** Merge metadata (`?update`) rather than replace it. */
+  update: boolean;
+  /** Checks the ETag of the version updated before anything is written (If-Match, If-None-Match); throws to refuse. */
+  check?: ((etag: string) => void) | undefined;
+}
+
 /** Splits a hashmap column into block hashes. */
 export function hashesOf(v: Pick<VersionRow, 'hashmap'>, hexLength: number): string[] {
   const out: string[] = [];
@@ -47,6 +79,8 @@ export function hashesOf(v: Pick<VersionRow, 'hashmap'>, hexLength: number): str
  */
 export class Objects {
   readonly hexLength: number;
+  /** Data updates of one object, one at a time: each reads the version the previous one made. */
+  private readonly updates = new KeyedQueue();
 
   constructor(
     private readonly store: ObjectStore,
@@ -67,12 +101,25 @@ export class Objects {
     if (user !== account) throw new Forbidden('Not allowed');
   }
 
-  async account(user: string, account: string) {
+  /**
+   * An account: metadata, groups, and its containers' count and bytes, now or as they were at
+   * `until` (seconds; then also `untilTimestamp`, its last change before then). `modified` is the
+   * last change overall either way.
+   */
+  async account(user: string, account: string, until?: number) {
+    if (user !== account && until !== undefined) throw new Forbidden("Browsing other account's history is not allowed");
     if (user !== account && (await this.access.sharedContainers(user, account)).length === 0) throw new Forbidden('Not allowed');
     await this.store.ensureAccount(account, Date.now());
     const row = (await this.store.findAccount(account))!;
     const totals = await this.store.accountTotals(account);
-    return { ...row, meta: JSON.parse(row.meta) as Record<string, string>, groups: JSON.parse(row.groups) as Record<string, string[]>, ...totals };
+    const out = { ...row, meta: JSON.parse(row.meta) as Record<string, string>, groups: JSON.parse(row.groups) as Record<string, string[]>, ...totals, untilTimestamp: undefined as number | undefined };
+    if (until === undefined) return out;
+    const before = until * 1000;
+    const [{ containers, created }, asOf] = await Promise.all([this.store.containersBefore(account, before), this.store.totalsAsOf(before, { account })]);
+    const stats = [...asOf.values()];
+    const last = Math.max(row.created_at < before ? row.created_at : 0, created, ...stats.map((x) => x.modified));
+    // An account that did not exist then answers with the time asked, as Pithos does.
+    return { ...out, containers, bytes: stats.reduce((sum, x) => sum + x.bytes, 0), untilTimestamp: last > 0 ? last : before };
   }
 
   async setAccountMeta(user: string, account: string, meta: Record<string, string>, update: boolean, groups?: Record<string, string[]>): Promise<void> {
@@ -89,27 +136,45 @@ export class Objects {
     return this.access.sharingAccounts(user);
   }
 
-  async listContainers(user: string, account: string, opts: { marker?: string | undefined; endMarker?: string | undefined; prefix?: string | undefined; limit?: number | undefined; shared?: boolean; public?: boolean }) {
-    if (user !== account && opts.public) throw new Forbidden('Not allowed');
+  /** An account's containers in name order; with `until` (seconds), those that existed then, with their counts then. */
+  async listContainers(user: string, account: string, opts: { marker?: string | undefined; endMarker?: string | undefined; prefix?: string | undefined; limit?: number | undefined; shared?: boolean; public?: boolean; until?: number | undefined }): Promise<ContainerAsOf[]> {
+    if (user !== account && (opts.public || opts.until !== undefined)) throw new Forbidden('Not allowed');
+    const query = { marker: opts.marker, endMarker: opts.endMarker, prefix: opts.prefix, createdBefore: opts.until !== undefined ? opts.until * 1000 : undefined };
+    let rows: ContainerRow[];
     if (user === account && (opts.shared || opts.public)) {
       // Only containers holding shared and/or public objects.
       const keep = new Set([
         ...(opts.shared ? await this.sharingStore.containersWith(account, 'shared') : []),
         ...(opts.public ? await this.sharingStore.containersWith(account, 'public') : []),
       ]);
-      return (await this.store.listContainers(account, { ...opts, limit: this.opts.listLimit })).filter((c) => keep.has(c.name)).slice(0, this.limit(opts.limit));
+      rows = (await this.store.listContainers(account, { ...query, limit: this.opts.listLimit })).filter((c) => keep.has(c.name)).slice(0, this.limit(opts.limit));
+    } else if (user === account) {
+      rows = await this.store.listContainers(account, { ...query, limit: this.limit(opts.limit) });
+    } else {
+      const shared = new Set(await this.access.sharedContainers(user, account));
+      if (shared.size === 0) throw new Forbidden('Not allowed');
+      rows = (await this.store.listContainers(account, { ...query, limit: this.opts.listLimit })).filter((c) => shared.has(c.name)).slice(0, this.limit(opts.limit));
     }
-    if (user === account) return this.store.listContainers(account, { ...opts, limit: this.limit(opts.limit) });
-    const shared = new Set(await this.access.sharedContainers(user, account));
-    if (shared.size === 0) throw new Forbidden('Not allowed');
-    return (await this.store.listContainers(account, { ...opts, limit: this.opts.listLimit })).filter((c) => shared.has(c.name)).slice(0, this.limit(opts.limit));
+    return opts.until === undefined ? rows : this.asOf(rows, opts.until);
   }
 
-  async container(user: string, account: string, name: string): Promise<ContainerRow> {
+  /** An owner's container, now or as it was at `until` (seconds; one created later did not exist then). */
+  async container(user: string, account: string, name: string, until?: number): Promise<ContainerAsOf> {
     this.own(user, account);
     const c = await this.store.findContainer(account, name);
     if (!c) throw new NotFound('Container does not exist');
-    return c;
+    return until === undefined ? c : (await this.asOf([c], until))[0]!;
+  }
+
+  /** Containers with their object count and bytes as they were at `until` (seconds), and their last change before then. */
+  private async asOf(rows: ContainerRow[], until: number): Promise<ContainerAsOf[]> {
+    const before = until * 1000;
+    if (rows.some((c) => c.created_at >= before)) throw new NotFound('Container does not exist');
+    const stats = await this.store.totalsAsOf(before, { containerIds: rows.map((c) => c.id) });
+    return rows.map((c) => {
+      const s = stats.get(c.id);
+      return { ...c, object_count: s?.objects ?? 0, bytes_used: s?.bytes ?? 0, until_timestamp: Math.max(c.created_at, s?.modified ?? 0) };
+    });
   }
 
   /** Creates a container (true) or updates an existing one's policy and metadata (false). */
@@ -152,10 +217,10 @@ export class Objects {
    * Objects of a container in name order, with Swift's prefix/delimiter folding into `subdir`
    * entries. With `details: false` (a plain-text listing) only names are read.
    */
-  async listObjects(user: string, account: string, container: string, opts: { prefix?: string | undefined; delimiter?: string | undefined; marker?: string | undefined; endMarker?: string | undefined; limit?: number | undefined; path?: string | undefined; shared?: boolean; public?: boolean; meta?: string | undefined; until?: number | undefined; details?: boolean }): Promise<{ container: ContainerRow; entries: ListingEntry[] }> {
+  async listObjects(user: string, account: string, container: string, opts: { prefix?: string | undefined; delimiter?: string | undefined; marker?: string | undefined; endMarker?: string | undefined; limit?: number | undefined; path?: string | undefined; shared?: boolean; public?: boolean; meta?: string | undefined; until?: number | undefined; details?: boolean }): Promise<{ container: ContainerAsOf; entries: ListingEntry[] }> {
     if (user !== account && (opts.public || opts.until !== undefined)) throw new Forbidden('Not allowed');
     const until = opts.until;
-    const c = user === account ? await this.container(user, account, container) : await this.sharedContainer(user, account, container);
+    const c: ContainerAsOf = user === account ? await this.container(user, account, container, until) : await this.sharedContainer(user, account, container);
     // Other users see only what is shared with them (the shared objects and everything under shared
     // directories); an owner asking for `shared` or `public` sees only those.
     let granted = user === account ? undefined : await this.access.grantedPaths(user, account, container);
@@ -368,6 +433,53 @@ export class Objects {
     }, v.uuid);
   }
 
+  /**
+   * Updates an object's bytes in place (Pithos' POST with Content-Range): a new version whose
+   * block list is the old one with the range rewritten (only the blocks it reaches are stored
+   * anew), grown or cut as asked, charged for the size difference like any write. The checks and
+   * their answers are Pithos': an offset past the end or a range contradicting the object's size
+   * is 416, a length not matching the bytes given is 400, writing needs write access to the object
+   * (and read access to a source object). Updates of one object are applied one at a time; a
+   * version written meanwhile by another kind of write (or another node) refuses the update (409).
+   */
+  async updateObject(user: string, account: string, container: string, name: string, u: ObjectUpdate) {
+    return this.updates.run(JSON.stringify([account, container, name]), async () => {
+      const { container: c, version: v, grant } = await this.object(user, account, container, name);
+      if (user !== account && grant?.level !== 'write') throw new Forbidden('Not allowed');
+      u.check?.(v.checksum || v.hash);
+      const { blockSize } = this.policy;
+      const offset = u.offset ?? v.size;
+      if (offset > v.size) throw new RangeNotSatisfiable('Supplied offset is beyond object limits');
+      let length = u.length;
+      let pieces: AsyncIterable<Piece>;
+      if ('source' in u.data) {
+        const { source } = u.data;
+        const src = (await this.object(user, source.account, source.container, source.name, source.version)).version;
+        if (length === undefined) length = src.size;
+        else if (length > src.size) throw new BadRequest('Object length is smaller than range length');
+        pieces = objectPieces({ hashes: hashesOf(src, this.hexLength), size: src.size }, length, offset % blockSize === 0, blockSize, this.blocks);
+      } else {
+        const { declared } = u.data;
+        if (length === undefined) length = declared;
+        else if (declared !== undefined && declared !== length) throw new BadRequest('Content length does not match range length');
+        pieces = bodyPieces(u.data.body);
+      }
+      if (u.total !== undefined && (u.total !== v.size || offset >= v.size || (length !== undefined && length > 0 && offset + length > v.size))) {
+        throw new RangeNotSatisfiable('Supplied range will change provided object limits');
+      }
+      const base = { hashes: hashesOf(v, this.hexLength), size: v.size };
+      const written = await writeRange(base, offset, pieces, this.policy, this.blocks, this.hashing, this.opts.maxObjectSize);
+      // A chunked body is read whole before its length can be compared with the range's.
+      if (length !== undefined && written.written !== length) throw new BadRequest('Content length does not match range length');
+      const result = u.truncate === undefined ? written : await truncateBlocks(written, u.truncate, this.policy, this.blocks, this.hashing);
+      const md5 = await md5Of(result.hashes, result.size, blockSize, this.blocks, this.hashing);
+      return this.commitVersion(user, c, name, result.hashes, result.size, {
+        contentType: v.content_type, checksum: md5, contentEncoding: u.contentEncoding ?? v.content_encoding,
+        contentDisposition: u.contentDisposition ?? v.content_disposition, manifest: v.manifest, meta: mergeMeta(JSON.parse(v.meta), u.meta, u.update),
+      }, v.uuid, v.serial);
+    });
+  }
+
   /** Deletes an object: its current version becomes history (or goes), and its bytes stop counting. */
   async deleteObject(user: string, account: string, container: string, name: string): Promise<void> {
     this.own(user, account);
@@ -391,8 +503,10 @@ export class Objects {
     await this.sharingStore.deleteLink(account, container, name);
   }
 
-  private async commitVersion(user: string, c: ContainerRow, name: string, hashes: string[], size: number, attrs: ObjectAttributes, keepUuid?: string) {
+  /** Commits a new current version of `name`; with `basedOn`, only if that version is still the current one. */
+  private async commitVersion(user: string, c: ContainerRow, name: string, hashes: string[], size: number, attrs: ObjectAttributes, keepUuid?: string, basedOn?: number) {
     const previous = await this.store.current(c.id, name);
+    if (basedOn !== undefined && previous?.serial !== basedOn) throw new Conflict('The object changed during the update');
     const delta = size - (previous?.size ?? 0);
     if (c.quota > 0 && c.bytes_used + delta > c.quota) throw new QuotaExceeded(`Container quota exceeded: ${c.bytes_used + delta} > ${c.quota} bytes`);
     const hash = merkleRoot(hashes, this.policy.algorithm);
@@ -400,6 +514,7 @@ export class Objects {
     const serial = await this.charged(c, delta, `${c.account}/${c.name}/${name}`, async (s, commission) => {
       const now = Date.now();
       const old = await s.current(c.id, name);
+      if (basedOn !== undefined && old?.serial !== basedOn) throw new Conflict('The object changed during the update');
       if (old) {
         if (c.versioning === 'none') await s.deleteVersion(old.serial); else await s.setCluster(old.serial, HISTORY);
       }
@@ -479,6 +594,11 @@ export class Objects {
   private limit(asked: number | undefined): number {
     return asked === undefined || !Number.isSafeInteger(asked) || asked <= 0 ? this.opts.listLimit : Math.min(asked, this.opts.listLimit);
   }
+}
+
+/** A range that does not fit the object (416). */
+export class RangeNotSatisfiable extends ApiError {
+  constructor(message: string) { super(416, 'rangeNotSatisfiable', message); }
 }
 
 /** A container-policy refusal (413), as Pithos answers a write over the container's quota. */

@@ -44,12 +44,44 @@ export class ObjectStore {
       .then((r) => ({ containers: Number(r.containers), bytes: Number(r.bytes ?? 0), modified: Number(r.modified ?? 0) }));
   }
 
+  /**
+   * Containers' objects as they were at time `until`: per container (of an account, or those
+   * given) the count and bytes of the names whose newest version before then is not a delete
+   * marker, and the time of the last change before then. Containers without any are left out.
+   */
+  async totalsAsOf(until: number, of: { account: string } | { containerIds: number[] }): Promise<Map<number, { objects: number; bytes: number; modified: number }>> {
+    const out = new Map<number, { objects: number; bytes: number; modified: number }>();
+    if ('containerIds' in of && of.containerIds.length === 0) return out;
+    const latest = this.db.selectFrom('versions').where('mtime', '<', until)
+      .where('container_id', 'in', 'account' in of
+        ? this.db.selectFrom('containers').select('id').where('account', '=', of.account)
+        : of.containerIds)
+      .select(({ fn }) => ['container_id', fn.max('serial').as('serial'), fn.max('mtime').as('last')])
+      .groupBy(['container_id', 'name']).as('l');
+    const rows = await this.db.selectFrom(latest)
+      .leftJoin('versions as v', (j) => j.onRef('v.serial', '=', 'l.serial').on('v.cluster', '!=', DELETED))
+      .select(({ fn }) => ['l.container_id', fn.count<number>('v.serial').as('objects'), fn.sum<number>('v.size').as('bytes'), fn.max('l.last').as('modified')])
+      .groupBy('l.container_id').execute();
+    for (const r of rows) out.set(Number(r.container_id), { objects: Number(r.objects), bytes: Number(r.bytes ?? 0), modified: Number(r.modified ?? 0) });
+    return out;
+  }
+
+  /** How many of an account's containers were created before a time, and when the last of them was. */
+  containersBefore(account: string, before: number): Promise<{ containers: number; created: number }> {
+    return this.db.selectFrom('containers').where('account', '=', account).where('created_at', '<', before)
+      .select(({ fn }) => [fn.countAll<number>().as('containers'), fn.max('created_at').as('created')])
+      .executeTakeFirstOrThrow()
+      .then((r) => ({ containers: Number(r.containers), created: Number(r.created ?? 0) }));
+  }
+
   findContainer(account: string, name: string): Promise<ContainerRow | undefined> {
     return this.db.selectFrom('containers').selectAll().where('account', '=', account).where('name', '=', name).executeTakeFirst();
   }
 
-  listContainers(account: string, opts: { marker?: string | undefined; endMarker?: string | undefined; prefix?: string | undefined; limit: number }): Promise<ContainerRow[]> {
+  /** Containers of an account in name order; only those created before `createdBefore` when given. */
+  listContainers(account: string, opts: { marker?: string | undefined; endMarker?: string | undefined; prefix?: string | undefined; limit: number; createdBefore?: number | undefined }): Promise<ContainerRow[]> {
     let q = this.db.selectFrom('containers').selectAll().where('account', '=', account);
+    if (opts.createdBefore !== undefined) q = q.where('created_at', '<', opts.createdBefore);
     if (opts.marker) q = q.where('name', '>', opts.marker);
     if (opts.endMarker) q = q.where('name', '<', opts.endMarker);
     if (opts.prefix) q = q.where('name', '>=', opts.prefix).where('name', '<', `${opts.prefix}\u{10FFFF}`);

@@ -1,0 +1,503 @@
+import type { Kysely } from 'kysely';
+import type { ImageClient } from '../../common/image.js';
+import type { Logger } from '../../common/log.js';
+import { chargeProvisions, reassignProvisions, type QuotaClient } from '../../common/quota.js';
+import { BadRequest, BuildInProgress, Conflict, Forbidden, NotFound } from '../../common/errors.js';
+import { isFinal, type JobState } from '../backends/compute-backend.js';
+import type { ComputeStore, ServerRow } from '../store/compute.js';
+import { NetworkStore } from '../store/networks.js';
+import type { CycladesDB } from '../store/schema.js';
+import { VolumeStore, type VolumeRow, type VolumeTypeRow } from '../store/volumes.js';
+import type { Backends } from './backends.js';
+import type { EventBus } from './bus.js';
+import { asOverLimit, asServiceError } from './errors.js';
+
+const GiB = 2 ** 30;
+export const DISK = 'cyclades.disk';
+const MAX_NAME = 255;
+
+export interface VolumeOptions {
+  /** Prefix of Ganeti names: disks `<prefix>vol-<id>`. */
+  prefix: string;
+  instanceName(serverId: number): string;
+  /** Largest volume, GiB. */
+  maxSize: number;
+  maxMetadata: number;
+  /** Ganeti's limit of disks per instance. */
+  maxPerServer: number;
+}
+
+export interface VolumeUser { uuid: string; projects: string[]; defaultProject: string; admin?: boolean }
+
+export interface NewVolume {
+  name: string;
+  description?: string | undefined;
+  size: number;
+  /** A type id or name; undefined: the default type (the first). */
+  type?: string | number | undefined;
+  serverId?: string | number | undefined;
+  imageRef?: string | undefined;
+  metadata?: Record<string, string> | undefined;
+  project?: string | undefined;
+}
+
+/** A volume created with its server: the root one (from the image), or a blank one. */
+export interface ServerDisk { sizeGiB: number; source: string; deleteOnTermination: boolean }
+
+/**
+ * Volumes (Synnefo's detachable volumes over Ganeti disks) and their types. A volume made
+ * alone is AVAILABLE at once, charged to its project, with no disk anywhere until it is first
+ * attached (a new disk); detaching keeps the disk, data and all, in its cluster, to be attached
+ * again to a server there. Disk jobs are followed by the dispatcher (`applyJob`). Volumes made
+ * with a server are charged by the server's commission until they are detached.
+ */
+export class Volumes {
+  readonly store: VolumeStore;
+
+  constructor(
+    db: Kysely<CycladesDB>,
+    private readonly compute: ComputeStore,
+    private readonly records: NetworkStore,
+    private readonly backends: Backends,
+    private readonly quota: QuotaClient,
+    private readonly images: ImageClient,
+    private readonly bus: EventBus,
+    private readonly resolve: (serials: number[]) => Promise<void>,
+    readonly opts: VolumeOptions,
+    private readonly log: Logger,
+  ) {
+    this.store = new VolumeStore(db);
+  }
+
+  diskName(id: number): string { return `${this.opts.prefix}vol-${id}`; }
+
+  // Types
+
+  async createType(spec: { name: string; diskTemplate: string; specs?: Record<string, string> | undefined }): Promise<VolumeTypeRow> {
+    if (!spec.name || spec.name.length > 255) throw new BadRequest('Invalid volume type name');
+    if (!/^[a-z]+(_[A-Za-z0-9_.-]+)?$/.test(spec.diskTemplate) || spec.diskTemplate.length > 32) throw new BadRequest(`Invalid disk template '${spec.diskTemplate}'`);
+    const id = await this.store.addType({ name: spec.name, disk_template: spec.diskTemplate, specs: JSON.stringify(spec.specs ?? {}), deleted: 0, created_at: Date.now() });
+    return (await this.store.type(id))!;
+  }
+
+  typeFor(diskTemplate: string): Promise<VolumeTypeRow> { return volumeTypeFor(this.store, diskTemplate); }
+
+  async type(id: string | number): Promise<VolumeTypeRow> {
+    const n = typeof id === 'number' ? id : /^[0-9]+$/.test(id) ? Number(id) : NaN;
+    const t = Number.isSafeInteger(n) ? await this.store.type(n) : undefined;
+    if (!t) throw new NotFound(`Volume type ${id} not found`);
+    return t;
+  }
+
+  /** A live type by id or name; the first one when none is named. */
+  async resolveType(ref: string | number | undefined | null): Promise<VolumeTypeRow> {
+    const live = await this.store.types();
+    if (ref === undefined || ref === null || ref === '') {
+      if (!live[0]) throw new BadRequest('No volume type exists; the administrator has to create one');
+      return live[0];
+    }
+    const t = live.find((x) => String(x.id) === String(ref)) ?? live.find((x) => x.name === String(ref));
+    if (!t) throw new BadRequest(`Volume type ${ref} not found`);
+    return t;
+  }
+
+  /** Deletes or restores a type (and, as Synnefo does, its flavors), and changes its specs. */
+  async modifyType(id: number, changes: { deleted?: boolean | undefined; specAdd?: Record<string, string> | undefined; specDelete?: string[] | undefined }): Promise<VolumeTypeRow> {
+    const t = await this.type(id);
+    const specs = JSON.parse(t.specs) as Record<string, string>;
+    for (const k of changes.specDelete ?? []) {
+      if (changes.specAdd && k in changes.specAdd) throw new BadRequest(`Cannot add and delete spec '${k}' at once`);
+      if (!(k in specs)) throw new BadRequest(`Volume type ${id} has no spec '${k}'`);
+      delete specs[k];
+    }
+    Object.assign(specs, changes.specAdd ?? {});
+    await this.store.transaction(async (tx) => {
+      await tx.updateType(id, { specs: JSON.stringify(specs), ...(changes.deleted === undefined ? {} : { deleted: changes.deleted ? 1 : 0 }) });
+      if (changes.deleted !== undefined) await tx.db.updateTable('flavors').set({ deleted: changes.deleted ? 1 : 0 }).where('volume_type_id', '=', id).execute();
+    });
+    return this.type(id);
+  }
+
+  // Volumes
+
+  async visible(viewer: { uuid: string; projects: string[]; admin?: boolean }, id: string | number): Promise<VolumeRow> {
+    const n = /^[0-9]{1,15}$/.test(String(id)) ? Number(id) : NaN;
+    const v = Number.isSafeInteger(n) ? await this.store.volume(n) : undefined;
+    if (!v || !(viewer.admin || v.user_id === viewer.uuid || (v.shared_to_project && viewer.projects.includes(v.project)))) throw new NotFound(`Volume ${id} not found`);
+    return v;
+  }
+
+  list(viewer: { uuid: string; projects: string[]; admin?: boolean }, since?: number): Promise<VolumeRow[]> {
+    return this.store.volumes(viewer.admin ? null : viewer, { since });
+  }
+
+  /** A volume alone (AVAILABLE, charged now) or on a server (a new disk there, by a job). */
+  async create(user: VolumeUser, req: NewVolume): Promise<VolumeRow> {
+    checkText(req.name, 'Volume name');
+    if (req.description !== undefined) checkText(req.description, 'Volume description');
+    if (!Number.isSafeInteger(req.size) || req.size <= 0) throw new BadRequest('Volume size must be a positive integer');
+    if (req.size > this.opts.maxSize) throw new BadRequest(`Maximum volume size is ${this.opts.maxSize}GB`);
+    if (req.metadata) this.checkMetadata(req.metadata);
+    let vm: ServerRow | undefined;
+    let type: VolumeTypeRow;
+    if (req.serverId !== undefined && req.serverId !== null && req.serverId !== '') {
+      vm = await this.serverFor(user, req.serverId);
+      const serverType = await this.serverType(vm);
+      type = req.type === undefined || req.type === null ? serverType : await this.resolveType(req.type);
+      if (type.disk_template !== serverType.disk_template) throw new BadRequest(`Cannot create a volume with template '${type.disk_template}' to a server with volume template '${serverType.disk_template}'.`);
+    } else {
+      type = await this.resolveType(req.type);
+    }
+    let source = 'blank';
+    if (req.imageRef) {
+      const image = await this.images.image(user.uuid, req.imageRef);
+      if (!image) throw new BadRequest(`Image ${req.imageRef} not found`);
+      if (image.size > req.size * GiB) throw new BadRequest(`Volume size '${req.size * GiB}' is smaller than image's size '${image.size}'`);
+      source = `image:${image.id}`;
+    }
+    const project = req.project ?? user.defaultProject;
+    if (!user.admin && !user.projects.includes(project)) throw new BadRequest(`User ${user.uuid} not in project ${project}`);
+    const bytes = req.size * GiB;
+    const serial = await this.quota.issueCommission({ provisions: chargeProvisions(user.uuid, project, DISK, bytes), name: 'cyclades: create volume' }).catch((err: unknown) => { throw asOverLimit(err); });
+    let id: number;
+    try {
+      id = await this.store.transaction(async (tx) => {
+        const now = Date.now();
+        const newId = await tx.addVolume({
+          name: req.name, description: req.description ?? '', user_id: user.uuid, project, shared_to_project: 0, size: req.size, volume_type_id: Number(type.id),
+          delete_on_termination: 1, source, status: 'AVAILABLE', server_id: null, disk_index: null, backend_id: null, job_id: null, job_action: '',
+          charged: bytes, deleted: 0, created_at: now, updated_at: now,
+        });
+        if (req.metadata) await tx.setMetadata(newId, req.metadata, false);
+        await new NetworkStore(tx.db, this.records.dialect).addSerial({ serial, kind: 'volume', resource_id: newId, action: 'CREATE', quantities: JSON.stringify({ [DISK]: bytes }), accept: 1, resolved: 0, created_at: now });
+        return newId;
+      });
+    } catch (err) {
+      await this.quota.rejectCommission(serial).catch(() => undefined);
+      throw err;
+    }
+    await this.resolve([serial]);
+    if (vm) {
+      try {
+        await this.attach(user, id, vm);
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message, volume: id }, 'a new volume could not be attached; it stays available');
+        throw err;
+      }
+    }
+    return (await this.store.volume(id))!;
+  }
+
+  /** Attaches an AVAILABLE volume: a new disk the first time, its kept disk after that (same cluster only). */
+  async attach(user: { uuid: string; projects: string[]; admin?: boolean }, volumeId: number | string, server: ServerRow | string | number): Promise<VolumeRow> {
+    const vm = typeof server === 'object' ? server : await this.serverFor(user, server);
+    const vol = await this.visible(user, volumeId);
+    if (vol.deleted) throw new BadRequest(`Volume '${vol.id}' has been deleted.`);
+    if (vol.user_id !== vm.user_id) throw new Forbidden('A volume can only be attached to a server of its owner');
+    if (vol.status !== 'AVAILABLE') throw new BadRequest(`Cannot attach volume while volume is in '${vol.status}' status.`);
+    const type = await this.type(Number(vol.volume_type_id));
+    const serverType = await this.serverType(vm);
+    if (type.disk_template !== serverType.disk_template) {
+      throw new BadRequest(`Volume and server must have the same volume template. Volume has volume template '${type.disk_template}' while server has '${serverType.disk_template}'`);
+    }
+    if (vol.backend_id !== null && Number(vol.backend_id) !== Number(vm.backend_id)) throw new Conflict(`Volume ${vol.id} is kept on another cluster than server ${vm.id}'s`);
+    const vid = Number(vol.id);
+    const action = vol.backend_id === null ? 'ADD' : 'ATTACH';
+    const claimed = await this.store.transaction(async (tx) => {
+      const attached = await tx.volumes(null, { serverIds: [Number(vm.id)] });
+      if (attached.length >= this.opts.maxPerServer) throw new BadRequest('Maximum volumes per server limit reached');
+      const now = await tx.volume(vid);
+      if (!now || now.status !== 'AVAILABLE') return false;
+      const index = Math.max(-1, ...attached.map((v) => Number(v.disk_index ?? 0))) + 1;
+      await tx.updateVolume(vid, { status: 'ATTACHING', server_id: Number(vm.id), disk_index: index, job_action: action, updated_at: Date.now() });
+      return true;
+    });
+    if (!claimed) throw new Conflict(`Volume ${vid} changed while it was being attached; try again`);
+    const backendId = Number(vm.backend_id);
+    try {
+      const driver = this.backends.driver(await this.backends.get(backendId));
+      const instance = this.opts.instanceName(Number(vm.id));
+      const jobId = action === 'ADD'
+        ? await driver.addDisk(instance, { name: this.diskName(vid), sizeMiB: vol.size * 1024 })
+        : await driver.attachDisk(instance, this.diskName(vid));
+      await this.store.updateVolume(vid, { job_id: jobId, updated_at: Date.now() });
+      await this.bus.publishJob({ backendId, jobId, serverId: Number(vm.id), volumeId: vid });
+    } catch (err) {
+      await this.store.updateVolume(vid, { status: 'AVAILABLE', server_id: null, disk_index: null, job_action: '', job_id: null, updated_at: Date.now() });
+      throw asServiceError(err);
+    }
+    return (await this.store.volume(vid))!;
+  }
+
+  /** Detaches a volume (not a root one) from its server, keeping its disk in the cluster. */
+  async detach(user: { uuid: string; projects: string[]; admin?: boolean }, volumeId: number | string, serverId?: number): Promise<VolumeRow> {
+    const vol = await this.visible(user, volumeId);
+    if (vol.deleted) throw new BadRequest(`Volume '${vol.id}' has been deleted.`);
+    if (vol.server_id === null || (serverId !== undefined && Number(vol.server_id) !== serverId)) throw new BadRequest(`Volume '${vol.id}' is not attached to server '${serverId ?? ''}'`);
+    if (vol.status !== 'IN_USE') throw new BadRequest(`Cannot detach volume while volume is in '${vol.status}' status.`);
+    if (Number(vol.disk_index) === 0) throw new BadRequest(`Cannot detach the root volume of server ${vol.server_id}.`);
+    return this.diskJob(vol, 'DETACH', 'DETACHING', (d, instance) => d.detachDisk(instance, this.diskName(Number(vol.id))));
+  }
+
+  /** Deletes a volume: its disk is removed by a job when attached; a detached one goes at once. */
+  async destroy(user: { uuid: string; projects: string[]; admin?: boolean }, volumeId: number | string): Promise<void> {
+    const vol = await this.visible(user, volumeId);
+    if (vol.user_id !== user.uuid && !user.admin) throw new Forbidden('Only the owner of the volume can delete it.');
+    if (vol.deleted) throw new BadRequest(`Volume '${vol.id}' has been deleted.`);
+    if (vol.server_id !== null) {
+      if (Number(vol.disk_index) === 0) throw new BadRequest(`Cannot delete the root volume of server ${vol.server_id}.`);
+      if (vol.status !== 'IN_USE' && vol.status !== 'ERROR') throw new BadRequest(`Cannot delete volume while volume is in '${vol.status}' status.`);
+      await this.diskJob(vol, 'REMOVE', 'DELETING', (d, instance) => d.removeDisk(instance, this.diskName(Number(vol.id))));
+      return;
+    }
+    if (vol.status !== 'AVAILABLE' && vol.status !== 'ERROR') throw new BadRequest(`Volume is in invalid state: ${vol.status}`);
+    if (vol.backend_id !== null) {
+      // Stock Ganeti cannot destroy a detached disk: it stays on its cluster, listed for the operator.
+      this.log.warn({ volume: vol.id, backend: vol.backend_id, disk: this.diskName(Number(vol.id)) }, 'a deleted volume leaves its detached disk on its cluster');
+    }
+    await this.finish([vol], this.store);
+  }
+
+  private async diskJob(vol: VolumeRow, action: string, status: string, submit: (d: ReturnType<Backends['driver']>, instance: string) => Promise<number>): Promise<VolumeRow> {
+    const vid = Number(vol.id);
+    const vm = await this.compute.server(Number(vol.server_id));
+    if (!vm || vm.deleted || vm.backend_id === null) throw new BadRequest(`Virtual machine '${vol.server_id}' does not exist`);
+    if (vm.operstate === 'BUILD') throw new BuildInProgress('Server is being built.');
+    const claimed = await this.store.transaction(async (tx) => {
+      const now = await tx.volume(vid);
+      if (!now || now.status !== vol.status || now.job_id !== null) return false;
+      await tx.updateVolume(vid, { status, job_action: action, updated_at: Date.now() });
+      return true;
+    });
+    if (!claimed) throw new Conflict(`Volume ${vid} changed while the request was made; try again`);
+    try {
+      const driver = this.backends.driver(await this.backends.get(Number(vm.backend_id)));
+      const jobId = await submit(driver, this.opts.instanceName(Number(vm.id)));
+      await this.store.updateVolume(vid, { job_id: jobId, updated_at: Date.now() });
+      await this.bus.publishJob({ backendId: Number(vm.backend_id), jobId, serverId: Number(vm.id), volumeId: vid });
+    } catch (err) {
+      await this.store.updateVolume(vid, { status: vol.status, job_action: '', job_id: null, updated_at: Date.now() });
+      throw asServiceError(err);
+    }
+    return (await this.store.volume(vid))!;
+  }
+
+  /** Applies the end of a disk job (dispatcher). */
+  async applyJob(volumeId: number, state: JobState): Promise<void> {
+    if (!isFinal(state.status)) return;
+    const vol = await this.store.volume(volumeId);
+    if (!vol || Number(vol.job_id) !== state.id) return;
+    const ok = state.status === 'success';
+    const t = Date.now();
+    switch (vol.job_action) {
+      case 'ADD': case 'ATTACH': {
+        const vm = await this.compute.server(Number(vol.server_id));
+        if (ok) await this.store.updateVolume(volumeId, { status: 'IN_USE', backend_id: vm?.backend_id ?? vol.backend_id, job_id: null, job_action: '', updated_at: t });
+        else await this.store.updateVolume(volumeId, { status: 'AVAILABLE', server_id: null, disk_index: null, job_id: null, job_action: '', updated_at: t });
+        break;
+      }
+      case 'DETACH':
+        if (ok) await this.detached(vol);
+        else await this.store.updateVolume(volumeId, { status: 'IN_USE', job_id: null, job_action: '', updated_at: t });
+        break;
+      case 'REMOVE':
+        if (ok || /cannot find disk|not known|does not exist/i.test(state.message)) await this.finish([vol], this.store);
+        else await this.store.updateVolume(volumeId, { status: 'IN_USE', job_id: null, job_action: '', updated_at: t });
+        break;
+    }
+    if (!ok) this.log.warn({ volume: volumeId, job: state.id, action: vol.job_action, message: state.message }, 'a volume job failed');
+  }
+
+  /** A volume off its server: it holds its own charge from now on (moved from the server's, without a commission). */
+  private async detached(vol: VolumeRow): Promise<void> {
+    await this.compute.transaction(async (ctx) => {
+      const tx = new VolumeStore(ctx.db);
+      const now = (await tx.volume(Number(vol.id)))!;
+      const vm = await ctx.server(Number(now.server_id));
+      let charged = Number(now.charged);
+      let project = now.project;
+      if (charged === 0 && vm) {
+        const held = JSON.parse(vm.charged) as Record<string, number>;
+        const bytes = Number(now.size) * GiB;
+        if ((held[DISK] ?? 0) >= bytes) {
+          held[DISK] = (held[DISK] ?? 0) - bytes;
+          if (held[DISK] === 0) delete held[DISK];
+          await ctx.updateServer(Number(vm.id), { charged: JSON.stringify(held) });
+          charged = bytes;
+          project = vm.project;
+        }
+      }
+      await tx.updateVolume(Number(vol.id), { status: 'AVAILABLE', server_id: null, disk_index: null, job_id: null, job_action: '', charged, project, updated_at: Date.now() });
+    });
+  }
+
+  /** Volumes gone for good: DELETED, and what each held itself given back. */
+  private async finish(vols: VolumeRow[], within: VolumeStore): Promise<void> {
+    const serials: number[] = [];
+    for (const vol of vols) {
+      const bytes = Number(vol.charged);
+      const serial = bytes > 0
+        ? await this.quota.issueCommission({ provisions: chargeProvisions(vol.user_id, vol.project, DISK, -bytes), name: `cyclades: delete volume ${vol.id}`, force: true })
+        : null;
+      await within.transaction(async (tx) => {
+        await tx.updateVolume(Number(vol.id), { status: 'DELETED', deleted: 1, server_id: null, job_id: null, job_action: '', charged: 0, updated_at: Date.now() });
+        if (serial !== null) await new NetworkStore(tx.db, this.records.dialect).addSerial({ serial, kind: 'volume', resource_id: Number(vol.id), action: 'DESTROY', quantities: JSON.stringify({ [DISK]: -bytes }), accept: 1, resolved: 0, created_at: Date.now() });
+      });
+      if (serial !== null) serials.push(serial);
+    }
+    await this.resolve(serials);
+  }
+
+  // With servers
+
+  /** The volumes a new server is made with (in its transaction): CREATING, on its backend, charged by the server. */
+  async addServerVolumes(tx: ComputeStore, vm: { id: number; user_id: string; project: string; backend_id: number; volumeTypeId: number }, disks: ServerDisk[]): Promise<number[]> {
+    const store = new VolumeStore(tx.db);
+    const ids = [];
+    for (const [i, d] of disks.entries()) {
+      const now = Date.now();
+      ids.push(await store.addVolume({
+        name: i === 0 ? '' : `Volume ${i} of server ${vm.id}`, description: '', user_id: vm.user_id, project: vm.project, shared_to_project: 0, size: d.sizeGiB,
+        volume_type_id: vm.volumeTypeId, delete_on_termination: d.deleteOnTermination ? 1 : 0, source: d.source, status: 'CREATING', server_id: vm.id, disk_index: i,
+        backend_id: vm.backend_id, job_id: null, job_action: '', charged: 0, deleted: 0, created_at: now, updated_at: now,
+      }));
+    }
+    return ids;
+  }
+
+  /** A server's creation ended: its new volumes are in use, or in error. */
+  async afterCreate(serverId: number, success: boolean, db: Kysely<CycladesDB> = this.store.db): Promise<void> {
+    const store = new VolumeStore(db);
+    for (const v of await store.volumes(null, { serverIds: [serverId] })) {
+      if (v.status === 'CREATING') await store.updateVolume(Number(v.id), { status: success ? 'IN_USE' : 'ERROR', updated_at: Date.now() });
+    }
+  }
+
+  /**
+   * A server is gone, and every volume on it with it (as in Synnefo), in the transaction that
+   * records the deletion; returns those that held their own charge, to give back afterwards.
+   */
+  async afterDestroy(serverId: number, db: Kysely<CycladesDB>): Promise<VolumeRow[]> {
+    const store = new VolumeStore(db);
+    const gone = await store.volumes(null, { serverIds: [serverId] });
+    for (const v of gone) await store.updateVolume(Number(v.id), { status: 'DELETED', deleted: 1, job_id: null, job_action: '', updated_at: Date.now() });
+    return gone.filter((v) => Number(v.charged) > 0);
+  }
+
+  /** Gives back the charges of volumes deleted with their server. */
+  async releaseDeleted(vols: VolumeRow[]): Promise<void> { await this.finish(vols, this.store); }
+
+  /** The volumes a server has, by server. */
+  async ofServers(serverIds: number[]): Promise<Map<number, VolumeRow[]>> {
+    const out = new Map<number, VolumeRow[]>();
+    const all = (await this.store.volumes(null, { serverIds })).sort((a, b) => Number(a.disk_index) - Number(b.disk_index));
+    for (const v of all) {
+      const list = out.get(Number(v.server_id)) ?? [];
+      list.push(v);
+      out.set(Number(v.server_id), list);
+    }
+    return out;
+  }
+
+  // Changes
+
+  async update(user: { uuid: string; projects: string[]; admin?: boolean }, id: string, changes: { name?: string | undefined; description?: string | undefined; deleteOnTermination?: boolean | undefined }): Promise<VolumeRow> {
+    const vol = await this.visible(user, id);
+    if (vol.deleted) throw new BadRequest(`Volume '${vol.id}' has been deleted.`);
+    if (changes.name === undefined && changes.description === undefined && changes.deleteOnTermination === undefined) throw new BadRequest('Nothing to update.');
+    if (changes.name !== undefined) checkText(changes.name, 'Volume name');
+    if (changes.description !== undefined) checkText(changes.description, 'Volume description');
+    await this.store.updateVolume(Number(vol.id), {
+      ...(changes.name === undefined ? {} : { name: changes.name }), ...(changes.description === undefined ? {} : { description: changes.description }),
+      ...(changes.deleteOnTermination === undefined ? {} : { delete_on_termination: changes.deleteOnTermination ? 1 : 0 }), updated_at: Date.now(),
+    });
+    return (await this.store.volume(Number(vol.id)))!;
+  }
+
+  async metadata(user: { uuid: string; projects: string[]; admin?: boolean }, id: string): Promise<Record<string, string>> {
+    const vol = await this.visible(user, id);
+    return (await this.store.metadata([Number(vol.id)])).get(Number(vol.id)) ?? {};
+  }
+
+  async setMetadata(user: { uuid: string; projects: string[]; admin?: boolean }, id: string, meta: Record<string, string>, replace: boolean): Promise<Record<string, string>> {
+    const vol = await this.visible(user, id);
+    if (vol.deleted) throw new BadRequest(`Volume '${vol.id}' has been deleted.`);
+    const current = replace ? {} : await this.metadata(user, id);
+    this.checkMetadata({ ...current, ...meta });
+    await this.store.transaction(async (tx) => {
+      await tx.setMetadata(Number(vol.id), meta, replace);
+      await tx.updateVolume(Number(vol.id), { updated_at: Date.now() });
+    });
+    return this.metadata(user, id);
+  }
+
+  async deleteMetadata(user: { uuid: string; projects: string[]; admin?: boolean }, id: string, key: string): Promise<void> {
+    const vol = await this.visible(user, id);
+    if (!(await this.store.deleteMetadata(Number(vol.id), key))) throw new BadRequest('Metadata key not found');
+  }
+
+  /** Moves a volume that holds its own charge to another project of its owner. */
+  async reassign(user: VolumeUser, id: string, project: string, shared?: boolean): Promise<void> {
+    const vol = await this.visible(user, id);
+    if (vol.user_id !== user.uuid && !user.admin) throw new Forbidden("Action 'reassign' is allowed only to the owner of the volume.");
+    if (vol.deleted) throw new BadRequest(`Volume '${vol.id}' has been deleted.`);
+    if (Number(vol.disk_index) === 0 && vol.server_id !== null) throw new Conflict(`Cannot reassign: ${vol.id} is a system volume`);
+    if (Number(vol.charged) === 0 && vol.server_id !== null) throw new Conflict(`Cannot reassign: volume ${vol.id} is charged with its server; reassign the server`);
+    if (!user.admin && !user.projects.includes(project)) throw new BadRequest(`User ${user.uuid} not in project ${project}`);
+    const bytes = Number(vol.charged);
+    const serial = project !== vol.project && bytes > 0
+      ? await this.quota.issueCommission({ provisions: reassignProvisions(vol.user_id, vol.project, project, { [DISK]: bytes }), name: `cyclades: reassign volume ${vol.id}` }).catch((err: unknown) => { throw asOverLimit(err); })
+      : null;
+    await this.store.transaction(async (tx) => {
+      await tx.updateVolume(Number(vol.id), { project, ...(shared === undefined ? {} : { shared_to_project: shared ? 1 : 0 }), updated_at: Date.now() });
+      if (serial !== null) await new NetworkStore(tx.db, this.records.dialect).addSerial({ serial, kind: 'volume', resource_id: Number(vol.id), action: 'REASSIGN', quantities: '{}', accept: 1, resolved: 0, created_at: Date.now() });
+    }).catch(async (err) => { if (serial !== null) await this.quota.rejectCommission(serial).catch(() => undefined); throw err; });
+    if (serial !== null) await this.resolve([serial]);
+  }
+
+  /** Disk jobs to follow after a restart. */
+  async openJobs(): Promise<{ backendId: number; jobId: number; serverId: number; volumeId: number }[]> {
+    const out = [];
+    for (const v of await this.store.openJobs()) {
+      const vm = v.server_id === null ? undefined : await this.compute.server(Number(v.server_id));
+      if (vm?.backend_id != null && v.job_id !== null) out.push({ backendId: Number(vm.backend_id), jobId: Number(v.job_id), serverId: Number(vm.id), volumeId: Number(v.id) });
+    }
+    return out;
+  }
+
+  private async serverFor(user: { uuid: string; admin?: boolean }, id: string | number): Promise<ServerRow> {
+    const n = /^[0-9]{1,15}$/.test(String(id)) ? Number(id) : NaN;
+    const vm = Number.isSafeInteger(n) ? await this.compute.server(n) : undefined;
+    if (!vm || (vm.user_id !== user.uuid && !user.admin)) throw new BadRequest(`Server ${id} not found`);
+    if (vm.deleted) throw new BadRequest('Server has been deleted.');
+    if (vm.backend_id === null || vm.operstate === 'BUILD') throw new BuildInProgress('Server is being built.');
+    return vm;
+  }
+
+  private async serverType(vm: ServerRow): Promise<VolumeTypeRow> {
+    const flavor = await this.compute.flavor(Number(vm.flavor_id));
+    if (flavor?.volume_type_id) return this.type(Number(flavor.volume_type_id));
+    return this.typeFor(flavor?.disk_template ?? 'file');
+  }
+
+  private checkMetadata(meta: Record<string, string>): void {
+    for (const [k, v] of Object.entries(meta)) {
+      if (typeof v !== 'string') throw new BadRequest("Malformed request. Invalid 'metadata' field");
+      if (k.length > 64) throw new BadRequest('Metadata key is too long.');
+      if (v.length > 255) throw new BadRequest('Metadata value is too long.');
+    }
+    if (Object.keys(meta).length > this.opts.maxMetadata) throw new BadRequest(`Volumes cannot have more than ${this.opts.maxMetadata} metadata items`);
+  }
+}
+
+/** The volume type of a disk template, made (named after it) when the first flavor of that template is. */
+export async function volumeTypeFor(store: VolumeStore, diskTemplate: string): Promise<VolumeTypeRow> {
+  const found = (await store.types()).find((t) => t.disk_template === diskTemplate);
+  if (found) return found;
+  return (await store.type(await store.addType({ name: diskTemplate, disk_template: diskTemplate, specs: '{}', deleted: 0, created_at: Date.now() })))!;
+}
+
+function checkText(v: unknown, what: string): void {
+  if (typeof v !== 'string') throw new BadRequest(`Malformed request. Invalid '${what.toLowerCase().replace('volume ', '')}' field`);
+  if (v.length > MAX_NAME) throw new BadRequest(`${what} is too long`);
+}

@@ -1,0 +1,152 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { call, dbTargets, startTestNode, type TestNode } from '../test/harness.js';
+import { storeUser, type StoreUser } from '../test/object-store.js';
+import { computeQuota, registerImage, waitForServer, withCyclades } from '../test/compute.js';
+
+const GiB = 2 ** 30;
+
+for (const db of dbTargets()) describe(`volumes, ${db.name}`, () => {
+  let t: TestNode;
+  let u: StoreUser;
+  let image: string;
+  const vol = (path: string, init: Parameters<typeof call>[1] = {}, who: { token: string } = u) => call(`${t.url}/cyclades/volume/v2.0${path}`, { token: who.token, ...init });
+  const compute = (path: string, init: Parameters<typeof call>[1] = {}, who: { token: string } = u) => call(`${t.url}/cyclades/compute/v2.0${path}`, { token: who.token, ...init });
+  const disk = async (who: StoreUser = u) => (await computeQuota(t, who))['cyclades.disk']!;
+  /** Polls a volume until its status is `status`. */
+  const until = async (id: string, status: string) => {
+    const deadline = Date.now() + 15_000;
+    let last = '';
+    while (Date.now() < deadline) {
+      last = (await vol(`/volumes/${id}`)).json.volume.status;
+      if (last === status) return;
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    assert.fail(`volume ${id} stayed ${last}, expected ${status}`);
+  };
+  /** The simulated cluster's view of a server's disks. */
+  const disks = (server: number) => withCyclades(t, async (c) => {
+    const inst = await c.backends.driver((await c.backends.list())[0]!).instance(`snf-${server}`);
+    return inst ? inst.diskNames.map((n, i) => [n, inst.diskSizesMiB[i]]) : undefined;
+  });
+
+  before(async () => {
+    t = await startTestNode({ db, settings: { 'cyclades.fake_job_ms': 20 } });
+    await withCyclades(t, async (c) => {
+      await c.backends.add({ clustername: `vol-${db.name}-${process.pid}.fake`, driver: 'fake' });
+      await c.flavors.create([1], [512], [1], ['file']);
+    });
+    u = await storeUser(t, 'vols');
+    image = await registerImage(t, u, 'debian', true);
+  });
+  after(() => t?.close());
+
+  it('lists the volume types, one per disk template of the flavors, and the version documents without a token', async () => {
+    const types = await vol('/types');
+    assert.equal(types.status, 200, types.text);
+    assert.deepEqual(types.json.volume_types.map((x: { name: string; 'SNF:disk_template': string }) => [x.name, x['SNF:disk_template']]), [['file', 'file']]);
+    const versions = await call(`${t.url}/cyclades/volume`);
+    assert.deepEqual(versions.json.versions.map((v: { id: string }) => v.id), ['v2.0', 'v2', 'v3.0']);
+    assert.equal((await call(`${t.url}/cyclades/volume/v2.0/volumes`, { token: 'wrong' })).status, 401);
+  });
+
+  it('takes a volume creating -> available -> in use -> available -> deleted, with quota following; a root volume stays', async () => {
+    const start = (await disk()).usage;
+    const made = await vol('/volumes', { json: { volume: { display_name: 'data', size: 2, volume_type: 1, display_description: 'scratch' } } });
+    assert.equal(made.status, 202, made.text);
+    assert.deepEqual(Object.keys(made.json.volume).sort(), ['display_name', 'id', 'links'], "Synnefo's brief create reply");
+    const id = made.json.volume.id as string;
+    const shown = (await vol(`/volumes/${id}`)).json.volume;
+    assert.deepEqual([shown.status, shown.size, shown.display_description, shown.attachments], ['available', 2, 'scratch', []]);
+    assert.equal((await disk()).usage, start + 2 * GiB, 'charged at once');
+
+    const s = await compute('/servers', { json: { server: { name: 'with-vol', imageRef: image, flavorRef: 1, networks: [] } } });
+    assert.equal(s.status, 202, s.text);
+    const server = s.json.server.id as number;
+    const active = await waitForServer(t, u.token, server, ['ACTIVE']);
+    assert.equal(active.volumes.length, 1, 'the root volume');
+    const root = active.volumes[0] as string;
+    assert.equal((await vol(`/volumes/${root}`)).json.volume.status, 'in_use');
+    assert.equal((await disk()).usage, start + 3 * GiB);
+
+    const attached = await compute(`/servers/${server}/os-volume_attachments`, { json: { volumeAttachment: { volumeId: id } } });
+    assert.equal(attached.status, 202, attached.text);
+    await until(id, 'in_use');
+    assert.deepEqual(await disks(server), [[`snf-vol-${root}`, 1024], [`snf-vol-${id}`, 2048]]);
+    const listed = (await compute(`/servers/${server}/os-volume_attachments`)).json.volumeAttachments.map((a: { volumeId: string }) => a.volumeId);
+    assert.deepEqual(listed, [root, id]);
+
+    assert.equal((await compute(`/servers/${server}/os-volume_attachments/${root}`, { method: 'DELETE' })).status, 400, 'a root volume stays');
+    assert.equal((await vol(`/volumes/${root}`, { method: 'DELETE' })).status, 400);
+    assert.equal((await compute(`/servers/${server}/os-volume_attachments/${id}`, { method: 'DELETE' })).status, 202);
+    await until(id, 'available');
+    assert.deepEqual(await disks(server), [[`snf-vol-${root}`, 1024]]);
+    assert.equal((await disk()).usage, start + 3 * GiB, 'a detached volume stays charged');
+
+    // Attached again: its kept disk, not a new one.
+    assert.equal((await compute(`/servers/${server}/os-volume_attachments`, { json: { volumeAttachment: { volumeId: id } } })).status, 202);
+    await until(id, 'in_use');
+    assert.deepEqual(await disks(server), [[`snf-vol-${root}`, 1024], [`snf-vol-${id}`, 2048]]);
+    assert.equal((await vol(`/volumes/${id}`, { method: 'DELETE' })).status, 202, 'deleting an attached volume removes its disk');
+    await until(id, 'deleted');
+    assert.deepEqual(await disks(server), [[`snf-vol-${root}`, 1024]]);
+    assert.equal((await disk()).usage, start + GiB);
+
+    assert.equal((await compute(`/servers/${server}`, { method: 'DELETE' })).status, 204);
+    await waitForServer(t, u.token, server, ['DELETED']);
+    assert.equal((await vol(`/volumes/${root}`)).json.volume.status, 'deleted', 'the root volume goes with its server');
+    const q = await disk();
+    assert.deepEqual([q.usage, q.pending], [start, 0]);
+  });
+
+  it('a volume detached from a server holds its own charge after the server is gone', async () => {
+    const start = (await disk()).usage;
+    const s = await compute('/servers', {
+      json: { server: { name: 'bdm', imageRef: '', flavorRef: 1, networks: [], block_device_mapping_v2: [
+        { uuid: image, source_type: 'image', destination_type: 'volume', volume_size: 2, boot_index: '0' },
+        { source_type: 'blank', destination_type: 'volume', volume_size: 1 },
+      ] } },
+    });
+    assert.equal(s.status, 202, s.text);
+    const server = s.json.server.id as number;
+    const active = await waitForServer(t, u.token, server, ['ACTIVE']);
+    assert.equal(active.volumes.length, 2);
+    assert.deepEqual((await disks(server))!.map(([, size]) => size), [2048, 1024]);
+    assert.equal((await disk()).usage, start + 3 * GiB);
+    const extra = active.volumes[1] as string;
+    assert.equal((await compute(`/servers/${server}/os-volume_attachments/${extra}`, { method: 'DELETE' })).status, 202);
+    await until(extra, 'available');
+    assert.equal((await compute(`/servers/${server}`, { method: 'DELETE' })).status, 204);
+    await waitForServer(t, u.token, server, ['DELETED']);
+    assert.equal((await disk()).usage, start + GiB, 'the detached volume keeps its gigabyte');
+    assert.equal((await vol(`/volumes/${extra}`, { method: 'DELETE' })).status, 202);
+    assert.equal((await disk()).usage, start);
+  });
+
+  it('refuses what it should: other users, bad sizes, over quota (nothing pending), bad mappings', async () => {
+    const other = await storeUser(t, 'vols-other');
+    const mine = (await vol('/volumes', { json: { volume: { display_name: 'mine', size: 1 } } })).json.volume.id as string;
+    assert.equal((await vol(`/volumes/${mine}`, {}, other)).status, 404);
+    assert.equal((await vol(`/volumes/${mine}`, { method: 'DELETE' }, other)).status, 404);
+    assert.ok(!(await vol('/volumes', {}, other)).json.volumes.some((v: { id: string }) => v.id === mine));
+    assert.equal((await vol('/volumes', { json: { volume: { display_name: 'x', size: 0 } } })).status, 400);
+    assert.equal((await vol('/volumes', { json: { volume: { display_name: 'x', size: 'big' } } })).status, 400);
+    assert.equal((await vol('/volumes', { json: { volume: { size: 1 } } })).status, 400, 'v2.0 needs display_name, as Synnefo');
+    assert.equal((await vol('/volumes', { json: { volume: { display_name: 'x', size: 1, volume_type: 99 } } })).status, 400);
+    assert.equal((await vol('/volumes', { json: { nope: 1 } })).status, 400);
+    const limit = (await disk(other)).limit / GiB;
+    const over = await vol('/volumes', { json: { volume: { display_name: 'huge', size: limit + 1 } } }, other);
+    assert.ok(over.status === 413 || over.status === 400, over.text);
+    const q = await disk(other);
+    assert.deepEqual([q.usage, q.pending], [0, 0]);
+    assert.equal((await vol('/volumes', {}, other)).json.volumes.length, 0);
+    const meta = await vol(`/volumes/${mine}/metadata`, { json: { metadata: { a: '1' } } });
+    assert.deepEqual(meta.json.metadata, { a: '1' });
+    assert.equal((await vol(`/volumes/${mine}/metadata/nope`, { method: 'DELETE' })).status, 400);
+    assert.equal((await vol(`/volumes/${mine}/metadata/a`, { method: 'DELETE' })).status, 200);
+    const bad = await compute('/servers', { json: { server: { name: 'b', imageRef: image, flavorRef: 1, block_device_mapping_v2: [{ source_type: 'blank', volume_size: 1 }] } } });
+    assert.equal(bad.status, 400, bad.text);
+    assert.equal((await compute('/servers', { json: { server: { name: 'b', imageRef: image, flavorRef: 1, block_device_mapping_v2: [{ uuid: image, source_type: 'image' }] } } })).status, 400, 'volume_size is required');
+    assert.equal((await vol(`/volumes/${mine}`, { method: 'DELETE' })).status, 202);
+  });
+});
