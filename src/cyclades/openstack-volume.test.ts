@@ -1,0 +1,59 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { existsSync } from 'node:fs';
+import { call, required, type TestNode } from '../test/harness.js';
+import { storeUser, type StoreUser } from '../test/object-store.js';
+import { registerImage, startComputeNode } from '../test/compute.js';
+
+const run = promisify(execFile);
+const OPENSTACK = '/usr/bin/openstack';
+const missing = !existsSync(OPENSTACK);
+if (missing && required('openstack')) throw new Error(`${OPENSTACK} is required (SNF_TEST_REQUIRE) but not installed: apt-get install python3-openstackclient`);
+
+describe('the Debian openstack client against our image and volume APIs', { skip: missing && `${OPENSTACK} not installed (apt-get install python3-openstackclient)` }, () => {
+  let t: TestNode;
+  let u: StoreUser;
+  let image: string;
+  before(async () => {
+    t = await startComputeNode('oscvol');
+    u = await storeUser(t, 'oscvol');
+    image = await registerImage(t, u, 'debian-osc');
+  });
+  after(() => t.close());
+
+  const openstack = async (...args: string[]) => {
+    const { stdout } = await run(OPENSTACK, [
+      '--os-auth-url', `${t.url}/astakos/identity/v2.0`, '--os-identity-api-version', '2',
+      '--os-username', u.uuid, `--os-password=${u.token}`, '--os-project-id', u.uuid, ...args,
+    ], { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/tmp' }, timeout: 120_000 });
+    return stdout;
+  };
+  const json = async (...args: string[]) => JSON.parse(await openstack(...args, '-f', 'json'));
+
+  it('image list and show', async () => {
+    const images = await json('image', 'list');
+    assert.ok(images.some((i: { ID: string; Name: string }) => i.ID === image && i.Name === 'debian-osc'), JSON.stringify(images));
+    const shown = await json('image', 'show', image);
+    assert.equal(shown.name, 'debian-osc');
+    assert.equal(shown.disk_format, 'diskdump');
+  });
+
+  it('volume create, list, show, set and delete', async () => {
+    const types = await json('volume', 'type', 'list');
+    assert.deepEqual(types.map((x: { Name: string }) => x.Name), ['file']);
+    const made = await json('volume', 'create', '--size', '1', '--description', 'from osc', 'osc-vol');
+    assert.equal(made.name, 'osc-vol');
+    assert.equal(made.size, 1);
+    const listed = await json('volume', 'list');
+    assert.deepEqual(listed.map((v: { Name: string; Status: string; Size: number }) => [v.Name, v.Status, v.Size]), [['osc-vol', 'available', 1]]);
+    const shown = await json('volume', 'show', 'osc-vol');
+    assert.equal(shown.description, 'from osc');
+    await openstack('volume', 'set', '--name', 'renamed', String(made.id));
+    assert.equal((await call(`${t.url}/cyclades/volume/v2.0/volumes/${made.id}`, { token: u.token })).json.volume.display_name, 'renamed');
+    await openstack('volume', 'delete', 'renamed');
+    assert.equal((await call(`${t.url}/cyclades/volume/v2.0/volumes/${made.id}`, { token: u.token })).json.volume.status, 'deleted');
+    assert.deepEqual(await json('volume', 'list'), []);
+  });
+});
