@@ -58,4 +58,8 @@ export interface ObjectStoreClient {
   ensureContainer(user: string, container: string): Promise<void>;
   /** Writes an object of the user's own account from a byte stream. */
   putObject(user: string, container: string, name: string, body: Readable, contentType: string): Promise<ObjectInfo>;
+  /** Copies an object the user may read into the user's own account (blocks shared, charged to the user). */
+  copyObject(user: string, from: { account: string; container: string; name: string }, container: string, name: string): Promise<ObjectInfo>;
+  /** Deletes an object of the user's own account. */
+  deleteObject(user: string, container: string, name: string): Promise<void>;
 }

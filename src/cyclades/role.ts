@@ -12,17 +12,18 @@ import { networkApi, networkVersions } from './api/network.js';
 import { volumeApi, volumeVersions } from './api/volume.js';
 import { CYCLADES_COMPONENT } from './component.js';
 import { bootstrapCompute, NO_IMAGES, openCyclades, type Cyclades } from './service.js';
+import type { SnapshotStorage } from './logic/snapshots.js';
 import { cycladesSettings } from './settings.js';
 import { cycladesMigrations } from './store/migrations.js';
 
 /** The compute service a node opened, shared by its cyclades and dispatcher roles. */
 const opened = new WeakMap<NodeContext, Promise<Cyclades>>();
 
-function computeOf(ctx: NodeContext, images: ImageClient): Promise<Cyclades> {
+function computeOf(ctx: NodeContext, images: ImageClient, snapshotStorage?: SnapshotStorage): Promise<Cyclades> {
   let c = opened.get(ctx);
   if (!c) {
     const { quota } = serviceClients(ctx, CYCLADES_COMPONENT.name, 'cyclades.service_token');
-    c = openCyclades({ settings: ctx.settings, dataDir: ctx.dataDir, secretKey: ctx.secretKey, log: ctx.log, quota, images });
+    c = openCyclades({ settings: ctx.settings, dataDir: ctx.dataDir, secretKey: ctx.secretKey, log: ctx.log, quota, images, snapshotStorage });
     opened.set(ctx, c);
   }
   return c;
@@ -37,7 +38,7 @@ export const cycladesRole: Role = {
   async start(ctx) {
     const { identity } = serviceClients(ctx, CYCLADES_COMPONENT.name, 'cyclades.service_token');
     const plankton = await openPlankton(ctx);
-    const cyclades = await computeOf(ctx, plankton.images);
+    const cyclades = await computeOf(ctx, plankton.images, ctx.clients.objectStore ? { objects: ctx.clients.objectStore, registry: plankton.registry } : undefined);
     if (ctx.settings.bool('cyclades.embedded_defaults')) await bootstrapCompute(cyclades, ctx.settings);
     return {
       component: CYCLADES_COMPONENT,
@@ -50,7 +51,7 @@ export const cycladesRole: Role = {
           scope.addHook('preHandler', requireUser(identity));
           await plankton.computeImageRoutes(scope);
           await computeApi(scope, {
-            servers: cyclades.servers, tags: cyclades.tags, flavors: cyclades.flavors, keypairs: cyclades.keypairs, ports: cyclades.ports, volumes: cyclades.volumes,
+            servers: cyclades.servers, tags: cyclades.tags, flavors: cyclades.flavors, keypairs: cyclades.keypairs, ports: cyclades.ports, volumes: cyclades.volumes, snapshots: cyclades.snapshots,
             baseUrl: ctx.baseUrl, fqdnPattern: ctx.settings.string('cyclades.servers_fqdn'),
           });
         }, { prefix: '/cyclades/compute/v2.0' });
@@ -67,7 +68,7 @@ export const cycladesRole: Role = {
             useOpenStackFaults(scope, { internalFault: 'computeFault' });
             rawBodies(scope);
             scope.addHook('preHandler', requireUser(identity));
-            await volumeApi(scope, { volumes: cyclades.volumes, baseUrl: ctx.baseUrl, version });
+            await volumeApi(scope, { volumes: cyclades.volumes, snapshots: cyclades.snapshots, baseUrl: ctx.baseUrl, version });
           }, { prefix: `/cyclades/volume/${version}` });
         }
       },

@@ -14,6 +14,7 @@ import { Keypairs } from './logic/keypairs.js';
 import { Networks } from './logic/networks.js';
 import { Ports } from './logic/ports.js';
 import { Volumes } from './logic/volumes.js';
+import { Snapshots, type SnapshotStorage } from './logic/snapshots.js';
 import { NetworkStore } from './store/networks.js';
 import { Servers } from './logic/servers.js';
 import { Tags } from './logic/tags.js';
@@ -38,6 +39,7 @@ export interface Cyclades {
   networks: Networks;
   ports: Ports;
   volumes: Volumes;
+  snapshots: Snapshots;
   bus: EventBus;
   close(): Promise<void>;
 }
@@ -49,6 +51,8 @@ export interface CycladesOptions {
   log: Logger;
   quota: QuotaClient;
   images: ImageClient;
+  /** Where snapshots are written (the object store and image registry of this node); none: snapshots are refused. */
+  snapshotStorage?: SnapshotStorage | undefined;
   bus?: EventBus;
 }
 
@@ -84,13 +88,15 @@ export async function openCyclades(opts: CycladesOptions): Promise<Cyclades> {
     maxMetadata: settings.int('cyclades.volume_max_metadata'), maxPerServer: 8,
   }, opts.log);
   servers.volumes = volumes;
+  const snapshots = new Snapshots(database.db, volumes, backends, opts.snapshotStorage, opts.log);
   const dispatcher = new Dispatcher(store, backends, charges, bus, tags, { rescanMs: 5000, waitS: 30, buildTimeoutMs: settings.int('cyclades.build_timeout_s') * 1000 }, opts.log);
   dispatcher.networks = { networks, ports };
   dispatcher.volumes = volumes;
   return {
-    database, store, backends, flavors: new Flavors(store), keypairs: new Keypairs(store), servers, tags, charges, dispatcher, networks, ports, volumes, bus,
+    database, store, backends, flavors: new Flavors(store), keypairs: new Keypairs(store), servers, tags, charges, dispatcher, networks, ports, volumes, snapshots, bus,
     async close() {
       await dispatcher.close();
+      await snapshots.settle();
       await servers.close();
       await backends.close();
       await bus.close();

@@ -123,6 +123,56 @@ for (const db of dbTargets()) describe(`volumes, ${db.name}`, () => {
     assert.equal((await disk()).usage, start);
   });
 
+  it('snapshots a volume into the snapshots container, and makes a volume and a server from the snapshot', async () => {
+    const s = await compute('/servers', { json: { server: { name: 'snap-src', imageRef: image, flavorRef: 1, networks: [] } } });
+    const server = s.json.server.id as number;
+    const active = await waitForServer(t, u.token, server, ['ACTIVE']);
+    const root = active.volumes[0] as string;
+    const snap = await vol('/snapshots', { json: { snapshot: { volume_id: root, display_name: 'golden', display_description: 'before upgrade' } } });
+    assert.equal(snap.status, 202, snap.text);
+    const sid = snap.json.snapshot.id as string;
+    const deadline = Date.now() + 15_000;
+    let shown: any;
+    do {
+      shown = (await vol(`/snapshots/${sid}`)).json.snapshot;
+      if (shown.status === 'AVAILABLE') break;
+      await new Promise((r) => setTimeout(r, 30));
+    } while (Date.now() < deadline);
+    assert.deepEqual([shown.status, shown.display_name, shown.volume_id, shown.size], ['AVAILABLE', 'golden', root, 1]);
+    // The snapshot is an object of the user's snapshots container, registered as an image.
+    const listing = await call(`${t.url}/pithos/object-store/v1/${u.uuid}/snapshots?format=json`, { token: u.token });
+    assert.deepEqual(listing.json.map((o: { name: string }) => o.name), [sid]);
+    const images = (await compute('/images/detail')).json.images as { name: string; is_snapshot: boolean }[];
+    assert.ok(images.some((i) => i.name === 'golden' && i.is_snapshot), JSON.stringify(images.map((i) => i.name)));
+    assert.equal((await vol(`/snapshots/${sid}`, {}, await storeUser(t, 'snap-other'))).status, 404);
+
+    const fromSnap = await vol('/volumes', { json: { volume: { display_name: 'restored', size: 1, snapshot_id: sid } } });
+    assert.equal(fromSnap.status, 202, fromSnap.text);
+    assert.equal((await vol(`/volumes/${fromSnap.json.volume.id}`)).json.volume.snapshot_id, sid);
+    const s2 = await compute('/servers', { json: { server: { name: 'from-snap', imageRef: '', flavorRef: 1, networks: [], block_device_mapping_v2: [{ uuid: sid, source_type: 'snapshot', destination_type: 'volume', volume_size: 1, boot_index: 0 }] } } });
+    assert.equal(s2.status, 202, s2.text);
+    await waitForServer(t, u.token, s2.json.server.id, ['ACTIVE']);
+    assert.equal((await vol(`/snapshots/${sid}`, { method: 'DELETE' })).status, 202);
+    assert.equal((await vol(`/snapshots/${sid}`)).status, 404);
+    for (const id of [server, s2.json.server.id as number]) await compute(`/servers/${id}`, { method: 'DELETE' });
+    assert.equal((await vol(`/volumes/${fromSnap.json.volume.id}`, { method: 'DELETE' })).status, 202);
+  });
+
+  it('an image shared with a second user is theirs to boot; a third user cannot see or use it', async () => {
+    const owner = await storeUser(t, 'img-owner');
+    const member = await storeUser(t, 'img-member');
+    const third = await storeUser(t, 'img-third');
+    const priv = await registerImage(t, owner, 'private-os');
+    assert.equal((await call(`${t.url}/cyclades/image/v1.0/images/${priv}/members/${member.uuid}`, { token: owner.token, method: 'PUT' })).status, 204);
+    assert.equal((await compute(`/images/${priv}`, {}, member)).status, 200);
+    assert.equal((await compute(`/images/${priv}`, {}, third)).status, 404);
+    const made = await compute('/servers', { json: { server: { name: 'borrowed', imageRef: priv, flavorRef: 1, networks: [] } } }, member);
+    assert.equal(made.status, 202, made.text);
+    await waitForServer(t, member.token, made.json.server.id, ['ACTIVE']);
+    assert.equal((await compute('/servers', { json: { server: { name: 'no', imageRef: priv, flavorRef: 1, networks: [] } } }, third)).status, 400);
+    await compute(`/servers/${made.json.server.id}`, { method: 'DELETE' }, member);
+  });
+
   it('refuses what it should: other users, bad sizes, over quota (nothing pending), bad mappings', async () => {
     const other = await storeUser(t, 'vols-other');
     const mine = (await vol('/volumes', { json: { volume: { display_name: 'mine', size: 1 } } })).json.volume.id as string;

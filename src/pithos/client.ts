@@ -85,4 +85,13 @@ export class InProcessObjectStoreClient implements ObjectStoreClient {
     await this.pithos.objects.putObjectStream(user, user, container, name, body, { contentType, meta: {} });
     return this.object(user, user, container, name);
   }
+
+  async copyObject(user: string, from: { account: string; container: string; name: string }, container: string, name: string): Promise<ObjectInfo> {
+    await this.pithos.objects.copyObject(user, from, { account: user, container, name }, {}, false);
+    return this.object(user, user, container, name);
+  }
+
+  async deleteObject(user: string, container: string, name: string): Promise<void> {
+    await this.pithos.objects.deleteObject(user, user, container, name);
+  }
 }

@@ -15,6 +15,8 @@ export { computeImageRoutes } from './api/compute.js';
 /** The image service (Plankton) of a compute node. */
 export interface Plankton {
   images: ImageClient;
+  /** The registry itself, for services that register images (the volume service's snapshots). */
+  registry: ImageRegistry;
   /** Mounts the image API (Glance v1) at /cyclades/image, as /v1.0 and /v1. */
   routes(app: FastifyInstance): Promise<void>;
   /**
@@ -36,6 +38,7 @@ export async function openPlankton(ctx: NodeContext): Promise<Plankton> {
   const identity = ctx.clients.identity!;
   return {
     images: registry,
+    registry,
     async routes(app: FastifyInstance) {
       await app.register(async (scope) => {
         useOpenStackFaults(scope);

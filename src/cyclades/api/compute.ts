@@ -7,6 +7,7 @@ import type { Flavors } from '../logic/flavors.js';
 import type { Keypairs } from '../logic/keypairs.js';
 import type { Ports, ServerNetworkRequest } from '../logic/ports.js';
 import type { BlockDevice, Personality, ServerView, Servers } from '../logic/servers.js';
+import type { Snapshots } from '../logic/snapshots.js';
 import type { Volumes } from '../logic/volumes.js';
 import { apiStatus } from '../logic/states.js';
 import { checkTag, type Tags } from '../logic/tags.js';
@@ -19,6 +20,7 @@ export interface ComputeDeps {
   keypairs: Keypairs;
   ports: Ports;
   volumes: Volumes;
+  snapshots: Snapshots;
   baseUrl: () => string;
   /** SNF:fqdn of a server, `{id}` replaced by its id; empty for none. */
   fqdnPattern: string;
@@ -28,7 +30,7 @@ const PREFIX = '/cyclades/compute/v2.0';
 
 /** The compute API (Nova v2 with Synnefo's extensions), mounted under /cyclades/compute/v2.0. */
 export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promise<void> {
-  const { servers, flavors, keypairs, tags, ports, volumes } = deps;
+  const { servers, flavors, keypairs, tags, ports, volumes, snapshots } = deps;
   const url = (path: string) => `${deps.baseUrl()}${PREFIX}${path}`;
   const links = (path: string) => [{ rel: 'self', href: url(path) }, { rel: 'bookmark', href: url(path) }];
 
@@ -130,7 +132,7 @@ export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promi
     if (typeof name !== 'string' || name.trim() === '') throw new BadRequest('Missing or invalid server name');
     if (name.length > 255) throw new BadRequest('Server name is too long (most 255 characters)');
     const bdmImage = Array.isArray(s['block_device_mapping_v2']) ? (s['block_device_mapping_v2'][0] as Record<string, unknown> | undefined)?.['uuid'] : undefined;
-    const imageRef = s['imageRef'] === '' && typeof bdmImage === 'string' ? bdmImage : refOf(s['imageRef'], 'imageRef');
+    let imageRef = s['imageRef'] === '' && typeof bdmImage === 'string' ? bdmImage : refOf(s['imageRef'], 'imageRef');
     const flavor = Number(refOf(s['flavorRef'], 'flavorRef'));
     if (!Number.isSafeInteger(flavor)) throw new BadRequest(`Invalid flavorRef '${String(s['flavorRef'])}'`);
     const metadata = stringMap(s['metadata'] ?? {}, 'metadata');
@@ -145,9 +147,17 @@ export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promi
     if (project !== undefined && typeof project !== 'string') throw new BadRequest('Invalid project');
     const networks = serverNetworks(s['networks']);
     const blockDevices = blockDeviceMapping(s['block_device_mapping_v2']);
+    // A snapshot is an image of its owner's: the root volume is made from its object.
+    for (const b of blockDevices ?? []) {
+      if (b.sourceType !== 'snapshot') continue;
+      const snap = await snapshots.get(user.uuid, b.uuid ?? '').catch(() => { throw new BadRequest(`Snapshot ${b.uuid} not found`); });
+      if (snap.status !== 'AVAILABLE' || !snap.image_id) throw new BadRequest(`Cannot use snapshot ${snap.id} while it is in '${snap.status}' status`);
+      Object.assign(b, { sourceType: 'image', uuid: snap.image_id });
+    }
     const first = blockDevices?.[0];
-    if (first && (first.sourceType === 'image' || first.sourceType === 'snapshot') && first.uuid) {
-      if (imageRef && imageRef !== first.uuid) throw new BadRequest("The specified server's image is different from the the source of the first volume.");
+    if (first?.sourceType === 'image' && first.uuid) {
+      if (s['imageRef'] === '' || imageRef === bdmImage) imageRef = first.uuid;
+      else if (imageRef !== first.uuid) throw new BadRequest("The specified server's image is different from the the source of the first volume.");
     }
     const tagList = s['tags'] ?? [];
     if (!Array.isArray(tagList)) throw new BadRequest('Malformed Request. Invalid tag.');

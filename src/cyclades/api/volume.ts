@@ -3,11 +3,13 @@ import { BadRequest } from '../../common/errors.js';
 import { isEmptyBody, jsonBody } from '../../common/http/body.js';
 import { userOf } from '../../common/http/auth.js';
 import { isoTime } from '../../common/time.js';
+import type { SnapshotRow, Snapshots } from '../logic/snapshots.js';
 import type { Volumes } from '../logic/volumes.js';
 import type { VolumeRow, VolumeTypeRow } from '../store/volumes.js';
 
 export interface VolumeDeps {
   volumes: Volumes;
+  snapshots: Snapshots;
   baseUrl: () => string;
   /** The version this mount serves: Synnefo's v2.0 (and its v2 alias), or v3, the shape the openstack client reads. */
   version: 'v2.0' | 'v2' | 'v3';
@@ -22,7 +24,7 @@ const ROOT = '/cyclades/volume';
  * `in-use`, attachments with `device`).
  */
 export async function volumeApi(app: FastifyInstance, deps: VolumeDeps): Promise<void> {
-  const { volumes } = deps;
+  const { volumes, snapshots } = deps;
   const v3 = deps.version === 'v3';
   const links = (path: string) => {
     const href = `${deps.baseUrl()}${ROOT}/${deps.version}${path}`;
@@ -100,12 +102,19 @@ export async function volumeApi(app: FastifyInstance, deps: VolumeDeps): Promise
     if (!Number.isSafeInteger(size) || size <= 0) throw new BadRequest(`Volume 'size' needs to be a positive integer value. '${String(v['size'])}' cannot be accepted.`);
     const type = v['volume_type'];
     if (type !== undefined && type !== null && typeof type !== 'string' && typeof type !== 'number') throw new BadRequest(`Invalid volume type id: ${String(type)}`);
-    if (v['snapshot_id'] || v['source_volid']) throw new BadRequest(v['snapshot_id'] ? 'Making a clone from a snapshot is not implemented' : 'Cloning a volume is not supported');
+    if (v['source_volid']) throw new BadRequest('Cloning a volume is not supported');
+    let snapshot: { id: string; imageId: string } | undefined;
+    if (v['snapshot_id'] !== undefined && v['snapshot_id'] !== null) {
+      if (typeof v['snapshot_id'] !== 'string') throw new BadRequest("Malformed request. Invalid 'snapshot_id' field");
+      const snap = await snapshots.get(userOf(request).uuid, v['snapshot_id']).catch(() => { throw new BadRequest(`Snapshot ${String(v['snapshot_id'])} not found`); });
+      if (snap.status !== 'AVAILABLE' || !snap.image_id) throw new BadRequest(`Cannot create volume from snapshot, while snapshot is in '${snap.status}' status`);
+      snapshot = { id: snap.id, imageId: snap.image_id };
+    }
     const server = v['server_id'];
     if (server !== undefined && server !== null && typeof server !== 'string' && typeof server !== 'number') throw new BadRequest("Malformed request. Invalid 'server_id' field");
     const vol = await volumes.create(userOf(request), {
       name: name ?? '', description: text(v, 'display_description', 'description'), size, type: type as string | number | undefined,
-      serverId: server as string | number | undefined, imageRef: text(v, 'imageRef') || undefined, metadata: metadataOf(v['metadata']),
+      serverId: server as string | number | undefined, imageRef: text(v, 'imageRef') || undefined, snapshot, metadata: metadataOf(v['metadata']),
       project: text(v, 'project'),
     });
     return reply.code(202).send({ volume: v3 ? (await detail([vol]))[0] : brief(vol) });
@@ -146,6 +155,33 @@ export async function volumeApi(app: FastifyInstance, deps: VolumeDeps): Promise
     const shared = (arg as Record<string, unknown>)['shared_to_project'];
     await volumes.reassign(userOf(request), param(request), project, typeof shared === 'boolean' ? shared : undefined);
     return reply.code(200).send();
+  });
+
+  // Snapshots
+  const snapshotBody = (x: SnapshotRow) => ({
+    id: x.id, size: Number(x.size), display_name: x.name, display_description: x.description,
+    status: v3 ? x.status.toLowerCase() : x.status, user_id: x.user_id, tenant_id: x.user_id,
+    'os-extended-snapshot-attribute:progress': x.status === 'AVAILABLE' ? '100%' : 0, created_at: isoTime(Number(x.created_at)), metadata: {},
+    volume_id: String(x.volume_id), links: links(`/snapshots/${x.id}`), ...(v3 ? { name: x.name, description: x.description, updated_at: isoTime(Number(x.updated_at)) } : {}),
+  });
+  const listSnapshots = async (request: FastifyRequest) => ({ snapshots: (await snapshots.list(userOf(request).uuid)).map(snapshotBody) });
+  app.get('/snapshots', listSnapshots);
+  app.get('/snapshots/detail', listSnapshots);
+  app.post('/snapshots', async (request, reply) => {
+    const x = body(request, 'snapshot');
+    if (x['volume_id'] === undefined || x['volume_id'] === null) throw new BadRequest("Malformed request. Missing attribute 'volume_id'.");
+    if (typeof x['volume_id'] !== 'string' && typeof x['volume_id'] !== 'number') throw new BadRequest("Malformed request. Invalid 'volume_id' field");
+    const snap = await snapshots.create(userOf(request), { volumeId: x['volume_id'], name: text(x, 'display_name', 'name'), description: text(x, 'display_description', 'description') });
+    return reply.code(202).send({ snapshot: snapshotBody(snap) });
+  });
+  app.get('/snapshots/:id', async (request) => ({ snapshot: snapshotBody(await snapshots.get(userOf(request).uuid, param(request))) }));
+  app.put('/snapshots/:id', async (request) => {
+    const x = body(request, 'snapshot');
+    return { snapshot: snapshotBody(await snapshots.update(userOf(request).uuid, param(request), { name: text(x, 'display_name', 'name'), description: text(x, 'display_description', 'description') })) };
+  });
+  app.delete('/snapshots/:id', async (request, reply) => {
+    await snapshots.destroy(userOf(request).uuid, param(request));
+    return reply.code(202).send();
   });
 
   app.get('/types', async () => ({ volume_types: (await volumes.store.types()).map(typeBody) }));

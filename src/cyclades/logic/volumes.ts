@@ -37,6 +37,8 @@ export interface NewVolume {
   type?: string | number | undefined;
   serverId?: string | number | undefined;
   imageRef?: string | undefined;
+  /** A snapshot to make it from: its id and the image its object is registered as. */
+  snapshot?: { id: string; imageId: string } | undefined;
   metadata?: Record<string, string> | undefined;
   project?: string | undefined;
 }
@@ -149,6 +151,13 @@ export class Volumes {
       type = await this.resolveType(req.type);
     }
     let source = 'blank';
+    if (req.imageRef && req.snapshot) throw new BadRequest('Volume can not have more than one source!');
+    if (req.snapshot) {
+      const image = await this.images.image(user.uuid, req.snapshot.imageId);
+      if (!image) throw new BadRequest(`Snapshot ${req.snapshot.id} not found`);
+      if (image.size > req.size * GiB) throw new BadRequest(`Volume size '${req.size * GiB}' is smaller than snapshot's size '${image.size}'`);
+      source = `snapshot:${req.snapshot.id}`;
+    }
     if (req.imageRef) {
       const image = await this.images.image(user.uuid, req.imageRef);
       if (!image) throw new BadRequest(`Image ${req.imageRef} not found`);

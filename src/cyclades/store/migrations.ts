@@ -304,5 +304,23 @@ export function cycladesMigrations(dialect: Dialect): Record<string, Migration> 
           .execute();
       },
     },
+    '0007_snapshots': {
+      async up(db: Kysely<any>) {
+        await db.schema.createTable('snapshots')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('user_id', 'text', (c) => c.notNull())
+          .addColumn('volume_id', 'integer', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('description', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('size', 'integer', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('image_id', 'text')
+          .addColumn('error', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('snapshots_user').on('snapshots').columns(['user_id', 'created_at']).execute();
+      },
+    },
   };
 }

@@ -327,7 +327,27 @@ export interface VolumesTable {
 
 export interface VolumeMetadataTable { volume_id: number; key: string; value: string }
 
+/** A snapshot of a volume: an object in its owner's `snapshots` container, registered as an image. */
+export interface SnapshotsTable {
+  /** A UUID; also the name of its object. */
+  id: string;
+  user_id: string;
+  volume_id: number;
+  name: string;
+  description: string;
+  /** GiB: the volume's size when taken. */
+  size: number;
+  /** CREATING, AVAILABLE, ERROR. */
+  status: string;
+  /** The registered object's UUID (the image id) once written. */
+  image_id: string | null;
+  error: string;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface CycladesDB {
+  snapshots: SnapshotsTable;
   volume_types: VolumeTypesTable;
   volumes: VolumesTable;
   volume_metadata: VolumeMetadataTable;

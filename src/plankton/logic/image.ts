@@ -25,6 +25,8 @@ export interface Registration {
   created_at: number;
   /** Upper-case keys: OS, OSFAMILY, USERS, ROOT_PARTITION, DESCRIPTION... */
   properties: Record<string, string>;
+  /** A snapshot of a volume (registered by the volume service), not an uploaded image. */
+  is_snapshot?: boolean;
 }
 
 /** A property key in its one spelling: upper case, punctuation as `_` (so `root-partition` is ROOT_PARTITION). */
@@ -47,6 +49,7 @@ export function checkFormat(kind: 'disk' | 'container', value: string): string {
 export function toAttributes(r: Registration): Record<string, string> {
   const values: Record<string, string> = {
     name: r.name, disk_format: r.disk_format, container_format: r.container_format, created_at: String(r.created_at),
+    ...(r.is_snapshot ? { is_snapshot: 'true' } : {}),
   };
   for (const [k, v] of Object.entries(r.properties)) values[PROPERTY_PREFIX + k] = v;
   for (const [k, v] of Object.entries(values)) {
@@ -63,7 +66,7 @@ export function fromAttributes(values: Record<string, string>): Registration | u
   for (const [k, v] of Object.entries(values)) if (k.startsWith(PROPERTY_PREFIX)) properties[k.slice(PROPERTY_PREFIX.length)] = v;
   return {
     name: values['name'], disk_format: values['disk_format'] ?? DEFAULT_DISK_FORMAT, container_format: values['container_format'] ?? DEFAULT_CONTAINER_FORMAT,
-    created_at: Number(values['created_at'] ?? 0), properties,
+    created_at: Number(values['created_at'] ?? 0), properties, ...(values['is_snapshot'] === 'true' ? { is_snapshot: true } : {}),
   };
 }
 
@@ -109,7 +112,7 @@ export function imageOf(object: ObjectInfo, registration: Registration, attribut
     disk_format: registration.disk_format,
     container_format: registration.container_format,
     is_public: isPublic(sharing),
-    is_snapshot: false,
+    is_snapshot: registration.is_snapshot ?? false,
     properties: { ...registration.properties },
     created_at: iso(registration.created_at),
     updated_at: iso(Math.max(object.modified, attributesModified)),

@@ -24,6 +24,8 @@ export interface RegisterRequest {
   owner?: string | undefined;
   id?: string | undefined;
   properties?: Record<string, string> | undefined;
+  /** Registered by the volume service as a snapshot of a volume. */
+  is_snapshot?: boolean | undefined;
 }
 
 /** Changes to an image; properties merge, an empty value removing one. */
@@ -94,6 +96,7 @@ export class ImageRegistry implements ImageClient {
       container_format: checkFormat('container', req.container_format ?? DEFAULT_CONTAINER_FORMAT),
       created_at: Date.now(),
       properties: Object.fromEntries(Object.entries(normalizeProperties(req.properties ?? {})).filter(([, v]) => v !== '')),
+      ...(req.is_snapshot ? { is_snapshot: true } : {}),
     };
     const attributes = toAttributes(registration);
     if (req.owner !== undefined && req.owner !== user) throw new BadRequest('An image is owned by whoever registers it: x-image-meta-owner must be your own uuid');
