@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, dbTargets, startTestNode, type TestNode } from '../test/harness.js';
 import { storeUser, type StoreUser } from '../test/object-store.js';
-import { computeQuota, registerImage, waitForServer, withCyclades } from '../test/compute.js';
+import { computeQuota, driversUnderTest, registerImage, waitForServer, withCyclades } from '../test/compute.js';
 
 const GiB = 2 ** 30;
 
@@ -198,5 +198,62 @@ for (const db of dbTargets()) describe(`volumes, ${db.name}`, () => {
     assert.equal(bad.status, 400, bad.text);
     assert.equal((await compute('/servers', { json: { server: { name: 'b', imageRef: image, flavorRef: 1, block_device_mapping_v2: [{ uuid: image, source_type: 'image' }] } } })).status, 400, 'volume_size is required');
     assert.equal((await vol(`/volumes/${mine}`, { method: 'DELETE' })).status, 202);
+  });
+});
+
+/** Volumes on a real Ganeti cluster: disks added, detached (kept by the cluster) and attached again by RAPI jobs. */
+for (const driver of driversUnderTest('v').filter((d) => d.name !== 'fake')) describe(`volumes on the ${driver.name} backend`, () => {
+  let t: TestNode;
+  let u: StoreUser;
+  let image: string;
+  const prefix = String(driver.settings['cyclades.instance_prefix']);
+  const vol = (path: string, init: Parameters<typeof call>[1] = {}) => call(`${t.url}/cyclades/volume/v2.0${path}`, { token: u.token, ...init });
+  const compute = (path: string, init: Parameters<typeof call>[1] = {}) => call(`${t.url}/cyclades/compute/v2.0${path}`, { token: u.token, ...init });
+  const until = async (id: string, status: string) => {
+    const deadline = Date.now() + 120_000;
+    let last = '';
+    while (Date.now() < deadline) {
+      last = (await vol(`/volumes/${id}`)).json.volume.status;
+      if (last === status) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.fail(`volume ${id} stayed ${last}, expected ${status}`);
+  };
+  const diskNames = (server: number) => withCyclades(t, async (c) => (await c.backends.driver((await c.backends.list())[0]!).instance(`${prefix}${server}`))?.diskNames);
+
+  before(async () => {
+    t = await startTestNode({ settings: driver.settings });
+    await withCyclades(t, async (c) => {
+      await driver.addBackend(c);
+      await c.flavors.create([1], [512], [driver.diskGiB], ['file']);
+    });
+    u = await storeUser(t, 'gnt-vol');
+    image = await registerImage(t, u, 'debian', true);
+  });
+  after(async () => {
+    if (t) await withCyclades(t, (c) => driver.cleanUp(c, prefix)).catch(() => undefined);
+    await t?.close();
+  });
+
+  it('adds a volume as a new disk, detaches it (kept by the cluster) and attaches it again; it goes with its server', async () => {
+    const s = await compute('/servers', { json: { server: { name: 'gnt-vols', imageRef: image, flavorRef: 1, networks: [] } } });
+    assert.equal(s.status, 202, s.text);
+    const server = s.json.server.id as number;
+    const active = await waitForServer(t, u.token, server, ['ACTIVE'], 180_000);
+    const root = active.volumes[0] as string;
+    assert.deepEqual(await diskNames(server), [`${prefix}vol-${root}`]);
+    const id = (await vol('/volumes', { json: { volume: { display_name: 'data', size: 1 } } })).json.volume.id as string;
+    assert.equal((await compute(`/servers/${server}/os-volume_attachments`, { json: { volumeAttachment: { volumeId: id } } })).status, 202);
+    await until(id, 'in_use');
+    assert.deepEqual(await diskNames(server), [`${prefix}vol-${root}`, `${prefix}vol-${id}`]);
+    assert.equal((await compute(`/servers/${server}/os-volume_attachments/${id}`, { method: 'DELETE' })).status, 202);
+    await until(id, 'available');
+    assert.deepEqual(await diskNames(server), [`${prefix}vol-${root}`]);
+    assert.equal((await compute(`/servers/${server}/os-volume_attachments`, { json: { volumeAttachment: { volumeId: id } } })).status, 202);
+    await until(id, 'in_use');
+    assert.deepEqual(await diskNames(server), [`${prefix}vol-${root}`, `${prefix}vol-${id}`]);
+    assert.equal((await compute(`/servers/${server}`, { method: 'DELETE' })).status, 204);
+    await waitForServer(t, u.token, server, ['DELETED'], 180_000);
+    assert.equal((await vol(`/volumes/${id}`)).json.volume.status, 'deleted');
   });
 });
