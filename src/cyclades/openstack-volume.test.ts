@@ -56,4 +56,27 @@ describe('the Debian openstack client against our image and volume APIs', { skip
     assert.equal((await call(`${t.url}/cyclades/volume/v2.0/volumes/${made.id}`, { token: u.token })).json.volume.status, 'deleted');
     assert.deepEqual(await json('volume', 'list'), []);
   });
+
+  it('server add volume and server remove volume', async () => {
+    const server = await json('server', 'create', '--image', image, '--flavor', '1', 'osc-srv');
+    const sid = String(server.id);
+    const deadline = Date.now() + 20_000;
+    while ((await call(`${t.url}/cyclades/compute/v2.0/servers/${sid}`, { token: u.token })).json.server.status !== 'ACTIVE') {
+      assert.ok(Date.now() < deadline, 'server ACTIVE');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const volume = await json('volume', 'create', '--size', '1', 'osc-data');
+    await openstack('server', 'add', 'volume', sid, String(volume.id));
+    const status = async () => (await call(`${t.url}/cyclades/volume/v2.0/volumes/${volume.id}`, { token: u.token })).json.volume.status as string;
+    while ((await status()) !== 'in_use') {
+      assert.ok(Date.now() < deadline + 20_000, 'volume in use');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await openstack('server', 'remove', 'volume', sid, String(volume.id));
+    while ((await status()) !== 'available') {
+      assert.ok(Date.now() < deadline + 40_000, 'volume available');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await openstack('server', 'delete', sid);
+  });
 });
