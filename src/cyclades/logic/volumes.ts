@@ -212,6 +212,10 @@ export class Volumes {
     if (vol.backend_id !== null && Number(vol.backend_id) !== Number(vm.backend_id)) throw new Conflict(`Volume ${vol.id} is kept on another cluster than server ${vm.id}'s`);
     const vid = Number(vol.id);
     const action = vol.backend_id === null ? 'ADD' : 'ATTACH';
+    // A new disk on Ganeti starts empty: only a simulated disk can stand for a volume made from an image or a snapshot.
+    if (action === 'ADD' && vol.source !== 'blank' && !this.backends.driver(await this.backends.get(Number(vm.backend_id))).simulated) {
+      throw new Conflict(`Volume ${vid} was made from ${vol.source}, and a new disk on this backend cannot be filled with it; only a server's root volume comes from an image there`);
+    }
     const claimed = await this.store.transaction(async (tx) => {
       const attached = await tx.volumes(null, { serverIds: [Number(vm.id)] });
       if (attached.length >= this.opts.maxPerServer) throw new BadRequest('Maximum volumes per server limit reached');
