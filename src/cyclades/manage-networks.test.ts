@@ -1,9 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { call, runCli, startTestNode, type TestNode } from '../test/harness.js';
+import { call, startTestNode, type TestNode } from '../test/harness.js';
 import { storeUser, type StoreUser } from '../test/object-store.js';
-import { registerImage, waitForServer, withCyclades } from '../test/compute.js';
+import { adminTool, registerImage, waitForServer, withCyclades } from '../test/compute.js';
 import { FakeBackend } from './backends/fake.js';
 import { waitForJobs } from './logic/reconcile-networks.js';
 
@@ -20,18 +20,7 @@ describe('synnefo manage: networks, subnets, ports, floating IPs, pools, reconci
   });
   after(() => t.close());
 
-  const manage = (...args: string[]) => runCli('synnefo', ['manage', '--data-dir', t.dataDir, '--config-dir', t.configDir, ...args]);
-  const ok = async (...args: string[]) => {
-    const r = await manage(...args);
-    assert.equal(r.code, 0, `manage ${args.join(' ')}:\n${r.stderr}`);
-    return r.stdout;
-  };
-  const json = async (...args: string[]) => JSON.parse(await ok(...args, '--output-format', 'json'));
-  const refused = async (pattern: RegExp, ...args: string[]) => {
-    const r = await manage(...args);
-    assert.notEqual(r.code, 0, `manage ${args.join(' ')} should fail`);
-    assert.match(r.stderr, pattern);
-  };
+  const { ok, json, refused } = adminTool(() => t);
   const fakeCluster = () => new FakeBackend({ clustername: cluster, stateFile: join(t.dataDir, 'fake-ganeti', `${cluster}.db`), jobMs: 0 });
 
   it('creates, shows, resizes, reserves in and removes the bridge pool; makes the MAC-prefix pool', async () => {

@@ -1,8 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { runCli, startTestNode, type TestNode } from '../test/harness.js';
+import { startTestNode, type TestNode } from '../test/harness.js';
 import { storeUser, type StoreUser } from '../test/object-store.js';
-import { registerImage, waitForServer } from '../test/compute.js';
+import { adminTool, registerImage, waitForServer } from '../test/compute.js';
 import { call } from '../test/harness.js';
 import { join } from 'node:path';
 import { FakeBackend } from './backends/fake.js';
@@ -18,13 +18,7 @@ describe('synnefo manage: backends, flavors, servers, reconciliation', () => {
   });
   after(() => t.close());
 
-  const manage = (...args: string[]) => runCli('synnefo', ['manage', '--data-dir', t.dataDir, '--config-dir', t.configDir, ...args]);
-  const ok = async (...args: string[]) => {
-    const r = await manage(...args);
-    assert.equal(r.code, 0, `manage ${args.join(' ')}:\n${r.stderr}`);
-    return r.stdout;
-  };
-  const json = async (...args: string[]) => JSON.parse(await ok(...args, '--output-format', 'json'));
+  const { run: manage, ok, json } = adminTool(() => t);
 
   it('adds a simulated backend and flavors, lists them, and refuses bad input', async () => {
     const b = await json('backend-add', '--clustername', cluster, '--driver', 'fake');

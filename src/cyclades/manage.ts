@@ -10,6 +10,7 @@ import type { ManageContext } from '../node/manage.js';
 import { CYCLADES_COMPONENT } from './component.js';
 import { importServer } from './logic/admin.js';
 import { networkCommands } from './manage-networks.js';
+import { volumeCommands } from './manage-volumes.js';
 import { reconcileServers } from './logic/reconcile.js';
 import { apiStatus } from './logic/states.js';
 import { NO_IMAGES, openCyclades, type Cyclades } from './service.js';
@@ -195,6 +196,7 @@ export function cycladesCommands(manage: Command, ctx: Ctx): void {
     })));
 
   networkCommands(manage, ctx);
+  volumeCommands(manage, ctx);
 }
 
 /**

@@ -105,13 +105,19 @@ for (const db of dbTargets()) describe(`volumes, ${db.name}`, () => {
       json: { server: { name: 'bdm', imageRef: '', flavorRef: 1, networks: [], block_device_mapping_v2: [
         { uuid: image, source_type: 'image', destination_type: 'volume', volume_size: 2, boot_index: '0' },
         { source_type: 'blank', destination_type: 'volume', volume_size: 1 },
+        { source_type: 'blank', destination_type: 'volume', volume_size: 1 },
       ] } },
     });
     assert.equal(s.status, 202, s.text);
     const server = s.json.server.id as number;
     const active = await waitForServer(t, u.token, server, ['ACTIVE']);
-    assert.equal(active.volumes.length, 2);
-    assert.deepEqual((await disks(server))!.map(([, size]) => size), [2048, 1024]);
+    assert.equal(active.volumes.length, 3);
+    assert.deepEqual((await disks(server))!.map(([, size]) => size), [2048, 1024, 1024]);
+    assert.equal((await disk()).usage, start + 4 * GiB);
+    // Deleting a volume made with the server gives its share of the server's charge back.
+    const gone = active.volumes[2] as string;
+    assert.equal((await vol(`/volumes/${gone}`, { method: 'DELETE' })).status, 202);
+    await until(gone, 'deleted');
     assert.equal((await disk()).usage, start + 3 * GiB);
     const extra = active.volumes[1] as string;
     assert.equal((await compute(`/servers/${server}/os-volume_attachments/${extra}`, { method: 'DELETE' })).status, 202);
@@ -194,6 +200,16 @@ for (const db of dbTargets()) describe(`volumes, ${db.name}`, () => {
     assert.deepEqual(meta.json.metadata, { a: '1' });
     assert.equal((await vol(`/volumes/${mine}/metadata/nope`, { method: 'DELETE' })).status, 400);
     assert.equal((await vol(`/volumes/${mine}/metadata/a`, { method: 'DELETE' })).status, 200);
+    // A volume asked for on a server that cannot take it is not kept (nor charged).
+    const before = (await disk()).usage;
+    const stopped = await compute('/servers', { json: { server: { name: 'full', imageRef: image, flavorRef: 1, networks: [] } } });
+    await waitForServer(t, u.token, stopped.json.server.id, ['ACTIVE']);
+    const tooMany = [];
+    for (let i = 0; i < 8; i++) tooMany.push(await vol('/volumes', { json: { volume: { display_name: `v${i}`, size: 1, server_id: stopped.json.server.id } } }));
+    assert.deepEqual(tooMany.map((r) => r.status), [202, 202, 202, 202, 202, 202, 202, 400], 'eight disks at most, the root one included');
+    assert.equal((await disk()).usage, before + 8 * GiB, 'seven new volumes and the root one; the refused one left nothing');
+    await compute(`/servers/${stopped.json.server.id}`, { method: 'DELETE' });
+    await waitForServer(t, u.token, stopped.json.server.id, ['DELETED']);
     const bad = await compute('/servers', { json: { server: { name: 'b', imageRef: image, flavorRef: 1, block_device_mapping_v2: [{ source_type: 'blank', volume_size: 1 }] } } });
     assert.equal(bad.status, 400, bad.text);
     assert.equal((await compute('/servers', { json: { server: { name: 'b', imageRef: image, flavorRef: 1, block_device_mapping_v2: [{ uuid: image, source_type: 'image' }] } } })).status, 400, 'volume_size is required');

@@ -5,7 +5,7 @@ import { InProcessQuotaClient } from '../astakos/logic/quota-client.js';
 import { openCyclades, type Cyclades } from '../cyclades/service.js';
 import { isFinal, type ComputeBackend } from '../cyclades/backends/compute-backend.js';
 import type { FakeBackend } from '../cyclades/backends/fake.js';
-import { call, required, startTestNode, withAstakos, type TestNode } from './harness.js';
+import { call, required, runCli, startTestNode, withAstakos, type TestNode } from './harness.js';
 import { store, type StoreUser } from './object-store.js';
 
 /** Runs compute logic on a test node's database (to add backends and flavors, reconcile...). */
@@ -47,6 +47,27 @@ export async function memberProjects(t: Pick<TestNode, 'node' | 'url'>, u: { ema
   assert.equal((await account(`/projects/${applied.id}/action`, { approve: { app_id: applied.application } })).status, 200);
   assert.equal((await account('/projects/memberships', { enroll: { project: applied.id, user: u.email } })).status, 200);
   return { project: applied.id, stranger: (await apply('other')).id };
+}
+
+/**
+ * The admin tool run beside a test node (given lazily: suites start theirs in `before`): `run`
+ * gives any outcome, `ok` the output of a success, `json` its JSON output, `refused` checks a
+ * failure whose error matches.
+ */
+export function adminTool(node: () => Pick<TestNode, 'dataDir' | 'configDir'>) {
+  const run = (...args: string[]) => runCli('synnefo', ['manage', '--data-dir', node().dataDir, '--config-dir', node().configDir, ...args]);
+  const ok = async (...args: string[]) => {
+    const r = await run(...args);
+    assert.equal(r.code, 0, `manage ${args.join(' ')}:\n${r.stderr}`);
+    return r.stdout;
+  };
+  const json = async (...args: string[]) => JSON.parse(await ok(...args, '--output-format', 'json'));
+  const refused = async (pattern: RegExp, ...args: string[]) => {
+    const r = await run(...args);
+    assert.notEqual(r.code, 0, `manage ${args.join(' ')} should be refused:\n${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, pattern);
+  };
+  return { run, ok, json, refused };
 }
 
 /** Uploads a small object into the user's `images` container and registers it as an image; returns its id. */

@@ -78,7 +78,7 @@ export class Volumes {
   async createType(spec: { name: string; diskTemplate: string; specs?: Record<string, string> | undefined }): Promise<VolumeTypeRow> {
     if (!spec.name || spec.name.length > 255) throw new BadRequest('Invalid volume type name');
     if (!/^[a-z]+(_[A-Za-z0-9_.-]+)?$/.test(spec.diskTemplate) || spec.diskTemplate.length > 32) throw new BadRequest(`Invalid disk template '${spec.diskTemplate}'`);
-    const id = await this.store.addType({ name: spec.name, disk_template: spec.diskTemplate, specs: JSON.stringify(spec.specs ?? {}), deleted: 0, created_at: Date.now() });
+    const id = await this.store.addType({ name: spec.name, disk_template: spec.diskTemplate, specs: JSON.stringify(checkSpecs(spec.specs ?? {})), deleted: 0, created_at: Date.now() });
     return (await this.store.type(id))!;
   }
 
@@ -106,15 +106,16 @@ export class Volumes {
   /** Deletes or restores a type (and, as Synnefo does, its flavors), and changes its specs. */
   async modifyType(id: number, changes: { deleted?: boolean | undefined; specAdd?: Record<string, string> | undefined; specDelete?: string[] | undefined }): Promise<VolumeTypeRow> {
     const t = await this.type(id);
-    const specs = JSON.parse(t.specs) as Record<string, string>;
+    const specs = new Map(Object.entries(JSON.parse(t.specs) as Record<string, string>));
+    const adding = new Map(Object.entries(checkSpecs(changes.specAdd ?? {})));
     for (const k of changes.specDelete ?? []) {
-      if (changes.specAdd && k in changes.specAdd) throw new BadRequest(`Cannot add and delete spec '${k}' at once`);
-      if (!(k in specs)) throw new BadRequest(`Volume type ${id} has no spec '${k}'`);
-      delete specs[k];
+      if (adding.has(k)) throw new BadRequest(`Cannot add and delete spec '${k}' at once`);
+      if (!specs.has(k)) throw new BadRequest(`Volume type ${id} has no spec '${k}'`);
+      specs.delete(k);
     }
-    Object.assign(specs, changes.specAdd ?? {});
+    for (const [k, v] of adding) specs.set(k, v);
     await this.store.transaction(async (tx) => {
-      await tx.updateType(id, { specs: JSON.stringify(specs), ...(changes.deleted === undefined ? {} : { deleted: changes.deleted ? 1 : 0 }) });
+      await tx.updateType(id, { specs: JSON.stringify(Object.fromEntries(specs)), ...(changes.deleted === undefined ? {} : { deleted: changes.deleted ? 1 : 0 }) });
       if (changes.deleted !== undefined) await tx.db.updateTable('flavors').set({ deleted: changes.deleted ? 1 : 0 }).where('volume_type_id', '=', id).execute();
     });
     return this.type(id);
@@ -190,7 +191,8 @@ export class Volumes {
       try {
         await this.attach(user, id, vm);
       } catch (err) {
-        this.log.warn({ err: (err as Error).message, volume: id }, 'a new volume could not be attached; it stays available');
+        // Asked for on a server or not at all: a volume that could not be attached is not kept.
+        await this.finish([(await this.store.volume(id))!], this.store);
         throw err;
       }
     }
@@ -246,8 +248,9 @@ export class Volumes {
   async detach(user: { uuid: string; projects: string[]; admin?: boolean }, volumeId: number | string, serverId?: number): Promise<VolumeRow> {
     const vol = await this.visible(user, volumeId);
     if (vol.deleted) throw new BadRequest(`Volume '${vol.id}' has been deleted.`);
-    if (vol.server_id === null || (serverId !== undefined && Number(vol.server_id) !== serverId)) throw new BadRequest(`Volume '${vol.id}' is not attached to server '${serverId ?? ''}'`);
-    if (vol.status !== 'IN_USE') throw new BadRequest(`Cannot detach volume while volume is in '${vol.status}' status.`);
+    if (vol.server_id === null) throw new BadRequest(`Volume '${vol.id}' is not attached to a server`);
+    if (serverId !== undefined && Number(vol.server_id) !== serverId) throw new BadRequest(`Volume '${vol.id}' is not attached to server '${serverId}'`);
+    if (vol.status !== 'IN_USE' && vol.status !== 'ERROR') throw new BadRequest(`Cannot detach volume while volume is in '${vol.status}' status.`);
     if (Number(vol.disk_index) === 0) throw new BadRequest(`Cannot detach the root volume of server ${vol.server_id}.`);
     return this.diskJob(vol, 'DETACH', 'DETACHING', (d, instance) => d.detachDisk(instance, this.diskName(Number(vol.id))));
   }
@@ -314,7 +317,10 @@ export class Volumes {
         else await this.store.updateVolume(volumeId, { status: 'IN_USE', job_id: null, job_action: '', updated_at: t });
         break;
       case 'REMOVE':
-        if (ok || /cannot find disk|not known|does not exist/i.test(state.message)) await this.finish([vol], this.store);
+        if (ok || /cannot find disk|lookup of disk|not known|does not exist/i.test(state.message)) {
+          await this.compute.transaction((ctx) => this.takeCharge(ctx, vol));
+          await this.finish([(await this.store.volume(volumeId))!], this.store);
+        }
         else await this.store.updateVolume(volumeId, { status: 'IN_USE', job_id: null, job_action: '', updated_at: t });
         break;
     }
@@ -324,24 +330,28 @@ export class Volumes {
   /** A volume off its server: it holds its own charge from now on (moved from the server's, without a commission). */
   private async detached(vol: VolumeRow): Promise<void> {
     await this.compute.transaction(async (ctx) => {
-      const tx = new VolumeStore(ctx.db);
-      const now = (await tx.volume(Number(vol.id)))!;
-      const vm = await ctx.server(Number(now.server_id));
-      let charged = Number(now.charged);
-      let project = now.project;
-      if (charged === 0 && vm) {
-        const held = JSON.parse(vm.charged) as Record<string, number>;
-        const bytes = Number(now.size) * GiB;
-        if ((held[DISK] ?? 0) >= bytes) {
-          held[DISK] = (held[DISK] ?? 0) - bytes;
-          if (held[DISK] === 0) delete held[DISK];
-          await ctx.updateServer(Number(vm.id), { charged: JSON.stringify(held) });
-          charged = bytes;
-          project = vm.project;
-        }
-      }
-      await tx.updateVolume(Number(vol.id), { status: 'AVAILABLE', server_id: null, disk_index: null, job_id: null, job_action: '', charged, project, updated_at: Date.now() });
+      const { charged, project } = await this.takeCharge(ctx, vol);
+      await new VolumeStore(ctx.db).updateVolume(Number(vol.id), { status: 'AVAILABLE', server_id: null, disk_index: null, job_id: null, job_action: '', charged, project, updated_at: Date.now() });
     });
+  }
+
+  /**
+   * Moves a volume's share of its server's charge onto the volume (a volume made with its server
+   * is charged by the server's commission), inside the caller's transaction; returns what the
+   * volume then holds.
+   */
+  private async takeCharge(ctx: ComputeStore, vol: VolumeRow): Promise<{ charged: number; project: string }> {
+    const now = (await new VolumeStore(ctx.db).volume(Number(vol.id)))!;
+    const vm = now.server_id === null ? undefined : await ctx.server(Number(now.server_id));
+    if (Number(now.charged) > 0 || !vm) return { charged: Number(now.charged), project: now.project };
+    const held = JSON.parse(vm.charged) as Record<string, number>;
+    const bytes = Number(now.size) * GiB;
+    if ((held[DISK] ?? 0) < bytes) return { charged: 0, project: now.project };
+    held[DISK] = (held[DISK] ?? 0) - bytes;
+    if (held[DISK] === 0) delete held[DISK];
+    await ctx.updateServer(Number(vm.id), { charged: JSON.stringify(held) });
+    await new VolumeStore(ctx.db).updateVolume(Number(vol.id), { charged: bytes, project: vm.project });
+    return { charged: bytes, project: vm.project };
   }
 
   /** Volumes gone for good: DELETED, and what each held itself given back. */
@@ -418,6 +428,10 @@ export class Volumes {
     const vol = await this.visible(user, id);
     if (vol.deleted) throw new BadRequest(`Volume '${vol.id}' has been deleted.`);
     if (changes.name === undefined && changes.description === undefined && changes.deleteOnTermination === undefined) throw new BadRequest('Nothing to update.');
+    if (changes.deleteOnTermination === false) {
+      const type = await this.type(Number(vol.volume_type_id));
+      throw new BadRequest(`Volumes of '${type.disk_template}' disk template cannot have 'delete_on_termination' attribute set to 'False'`);
+    }
     if (changes.name !== undefined) checkText(changes.name, 'Volume name');
     if (changes.description !== undefined) checkText(changes.description, 'Volume description');
     await this.store.updateVolume(Number(vol.id), {
@@ -505,9 +519,20 @@ export class Volumes {
 
 /** The volume type of a disk template, made (named after it) when the first flavor of that template is. */
 export async function volumeTypeFor(store: VolumeStore, diskTemplate: string): Promise<VolumeTypeRow> {
-  const found = (await store.types()).find((t) => t.disk_template === diskTemplate);
+  const all = (await store.types(true)).filter((t) => t.disk_template === diskTemplate);
+  const found = all.find((t) => !t.deleted);
   if (found) return found;
+  if (all.length) throw new BadRequest(`The volume type of disk template '${diskTemplate}' is deleted; restore it with volume-type-modify --deleted false`);
   return (await store.type(await store.addType({ name: diskTemplate, disk_template: diskTemplate, specs: '{}', deleted: 0, created_at: Date.now() })))!;
+}
+
+/** Specs as Synnefo bounds them: keys of 1-64 characters (none of an object's own names), values of at most 255. */
+function checkSpecs(specs: Record<string, string>): Record<string, string> {
+  for (const [k, v] of Object.entries(specs)) {
+    if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(k) || ['__proto__', 'constructor', 'prototype'].includes(k)) throw new BadRequest(`Invalid spec key '${k}'`);
+    if (typeof v !== 'string' || v.length > 255) throw new BadRequest(`Invalid value of spec '${k}' (at most 255 characters)`);
+  }
+  return specs;
 }
 
 function checkText(v: unknown, what: string): void {
