@@ -265,6 +265,18 @@ for (const db of dbTargets()) describe(`networks, subnets, ports and floating IP
     for (const s of [one, two]) await call(`${compute}/servers/${s.id}`, { token: alice.token, method: 'DELETE' });
   });
 
+  it('gives a server at most eight NICs, also to concurrent attaches', async () => {
+    const a = as(alice);
+    const lan = (await a.post('/networks', { network: { name: 'many' } })).json.network;
+    await a.post('/subnets', { subnet: { network_id: lan.id, cidr: '10.64.0.0/24' } });
+    const s = await server(alice, 'eight', []);
+    const ports = await Promise.all(Array.from({ length: 9 }, () => a.post('/ports', { port: { network_id: lan.id } })));
+    const results = await Promise.all(ports.map((p) => call(`${compute}/servers/${s.id}/os-interface`, { token: alice.token, json: { interfaceAttachment: { port_id: p.json.port.id } } })));
+    assert.deepEqual(results.map((r) => r.status).sort(), [200, 200, 200, 200, 200, 200, 200, 200, 400]);
+    assert.equal((await call(`${compute}/servers/${s.id}`, { token: alice.token, method: 'DELETE' })).status, 204);
+    await waitForServer(t, alice.token, s.id, ['DELETED']);
+  });
+
   it('reassign moves a network and a floating IP, with their charges, to another project of the owner', async () => {
     const u = await storeUser(t, 'mover');
     const { project, stranger } = await memberProjects(t, u, ['cyclades.network.private', 'cyclades.floating_ip']);

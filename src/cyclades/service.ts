@@ -85,7 +85,7 @@ export async function openCyclades(opts: CycladesOptions): Promise<Cyclades> {
   servers.ports = ports;
   const volumes = new Volumes(database.db, store, netStore, backends, opts.quota, opts.images, bus, (serials) => networks.resolve(serials), {
     prefix, instanceName: (id) => servers.instanceName(id), maxSize: settings.int('cyclades.volume_max_size'),
-    maxMetadata: settings.int('cyclades.volume_max_metadata'), maxPerServer: 8,
+    maxMetadata: settings.int('cyclades.volume_max_metadata'), maxPerServer: 8, osProvider: settings.string('cyclades.os_provider'),
   }, opts.log);
   servers.volumes = volumes;
   const snapshots = new Snapshots(database.db, volumes, backends, opts.snapshotStorage, opts.log);

@@ -125,8 +125,12 @@ for (const db of dbTargets()) describe(`volumes, ${db.name}`, () => {
     assert.equal((await compute(`/servers/${server}`, { method: 'DELETE' })).status, 204);
     await waitForServer(t, u.token, server, ['DELETED']);
     assert.equal((await disk()).usage, start + GiB, 'the detached volume keeps its gigabyte');
+    // Its disk is kept by the cluster: deleting it makes a helper instance take the disk and go with it.
     assert.equal((await vol(`/volumes/${extra}`, { method: 'DELETE' })).status, 202);
+    await until(extra, 'deleted');
     assert.equal((await disk()).usage, start);
+    const leftovers = await withCyclades(t, async (c) => (await c.backends.driver((await c.backends.list())[0]!).listInstances()).filter((i) => i.name.includes('purge')));
+    assert.deepEqual(leftovers, [], 'the helper instance is gone');
   });
 
   it('snapshots a volume into the snapshots container, and makes a volume and a server from the snapshot', async () => {
@@ -268,6 +272,16 @@ for (const driver of driversUnderTest('v').filter((d) => d.name !== 'fake')) des
     assert.equal((await compute(`/servers/${server}/os-volume_attachments`, { json: { volumeAttachment: { volumeId: id } } })).status, 202);
     await until(id, 'in_use');
     assert.deepEqual(await diskNames(server), [`${prefix}vol-${root}`, `${prefix}vol-${id}`]);
+    const second = (await vol('/volumes', { json: { volume: { display_name: 'kept', size: 1 } } })).json.volume.id as string;
+    assert.equal((await compute(`/servers/${server}/os-volume_attachments`, { json: { volumeAttachment: { volumeId: second } } })).status, 202);
+    await until(second, 'in_use');
+    assert.equal((await compute(`/servers/${server}/os-volume_attachments/${second}`, { method: 'DELETE' })).status, 202);
+    await until(second, 'available');
+    // A detached disk has no removal call in Ganeti: a helper instance takes it and is removed with it.
+    assert.equal((await vol(`/volumes/${second}`, { method: 'DELETE' })).status, 202);
+    await until(second, 'deleted');
+    const names = await withCyclades(t, async (c) => (await c.backends.driver((await c.backends.list())[0]!).listInstances()).map((i) => i.name));
+    assert.ok(!names.some((n) => n.includes('purge')), `no helper left: ${names.join(' ')}`);
     assert.equal((await compute(`/servers/${server}`, { method: 'DELETE' })).status, 204);
     await waitForServer(t, u.token, server, ['DELETED'], 180_000);
     assert.equal((await vol(`/volumes/${id}`)).json.volume.status, 'deleted');

@@ -82,6 +82,10 @@ export interface InstanceSpec {
   osparamsSecret: Record<string, string>;
   hvparams: Record<string, unknown>;
   tags: string[];
+  /** Start it once made (default); false leaves it stopped. */
+  start?: boolean;
+  /** Skip the OS installation (an instance made only to hold disks). */
+  noInstall?: boolean;
 }
 
 /** An instance as the cluster sees it (for reconciliation and inspection). */

@@ -139,6 +139,7 @@ export class FakeBackend implements ComputeBackend {
       ...this.blank(spec.name),
       vcpus: spec.vcpus, memoryMiB: spec.memoryMiB, diskTemplate: spec.diskTemplate,
       diskSizesMiB: spec.disks.map((d) => d.sizeMiB), diskNames: spec.disks.map((d) => d.name ?? null), tags: [...spec.tags],
+      ...(spec.start === false ? { running: false, adminState: 'down' as const, status: 'ADMIN_down' } : {}),
     };
     return this.submit('OP_INSTANCE_CREATE', spec.name, { op: 'create', instance, nics: spec.nics }, after);
   }

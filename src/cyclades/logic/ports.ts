@@ -171,7 +171,8 @@ export class Ports {
     if (live.suspended) throw new Forbidden('Administratively Suspended VM');
     if (live.operstate === 'BUILD') throw new BuildInProgress('Server is being built.');
     if ((await this.store.ports(null, { serverIds: [Number(vm.id)] })).length >= MAX_PORTS_PER_SERVER) throw new BadRequest('Maximum ports per server limit reached');
-    if (!(await this.store.claimPort(pid, { server_id: Number(vm.id), state: 'BUILD', device_owner: 'vm', job_action: 'ADD', updated_at: Date.now() }))) {
+    if (!(await this.store.claimPort(pid, { server_id: Number(vm.id), state: 'BUILD', device_owner: 'vm', job_action: 'ADD', updated_at: Date.now() }, MAX_PORTS_PER_SERVER))) {
+      if ((await this.store.port(pid))?.server_id === null) throw new BadRequest('Maximum ports per server limit reached');
       throw new Conflict(`Port ${pid} is already in use.`);
     }
     const backendId = Number(vm.backend_id);
@@ -373,7 +374,7 @@ export class Ports {
     const nics = [];
     const depends = new Set<number>();
     for (const pid of portIds) {
-      if (!(await this.store.claimPort(pid, { server_id: Number(vm.id), state: 'BUILD', device_owner: 'vm', updated_at: Date.now() }))) throw new Conflict(`Port ${pid} is already in use.`);
+      if (!(await this.store.claimPort(pid, { server_id: Number(vm.id), state: 'BUILD', device_owner: 'vm', updated_at: Date.now() }, MAX_PORTS_PER_SERVER))) throw new Conflict(`Port ${pid} is already in use.`);
       const port = (await this.store.port(pid))!;
       for (const j of await this.networks.ensureOnBackend(Number(port.network_id), Number(vm.backend_id))) depends.add(j);
       nics.push(await this.nicSpec(port));

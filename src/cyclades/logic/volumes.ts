@@ -25,6 +25,8 @@ export interface VolumeOptions {
   maxMetadata: number;
   /** Ganeti's limit of disks per instance. */
   maxPerServer: number;
+  /** The OS definition instances are made with (a purge helper names it, without installing it). */
+  osProvider: string;
 }
 
 export interface VolumeUser { uuid: string; projects: string[]; defaultProject: string; admin?: boolean }
@@ -267,11 +269,46 @@ export class Volumes {
       return;
     }
     if (vol.status !== 'AVAILABLE' && vol.status !== 'ERROR') throw new BadRequest(`Volume is in invalid state: ${vol.status}`);
-    if (vol.backend_id !== null) {
-      // Stock Ganeti cannot destroy a detached disk: it stays on its cluster, listed for the operator.
-      this.log.warn({ volume: vol.id, backend: vol.backend_id, disk: this.diskName(Number(vol.id)) }, 'a deleted volume leaves its detached disk on its cluster');
+    if (vol.backend_id === null) { await this.finish([vol], this.store); return; }
+    await this.purge(vol);
+  }
+
+  /** The stopped, never-installed instance a detached disk is attached to so that removing it removes the disk. */
+  private purgeHelper(volumeId: number): string { return `${this.opts.prefix}purge-vol-${volumeId}`; }
+
+  /**
+   * Destroys a detached disk kept by its cluster (Ganeti has no call for that): a helper instance
+   * is made (stopped, no OS installed), the disk attached to it, and the instance removed with
+   * its disks, one job after the other (`applyJob` submits the next). The volume is DELETING meanwhile.
+   */
+  private async purge(vol: VolumeRow): Promise<void> {
+    const vid = Number(vol.id);
+    const claimed = await this.store.transaction(async (tx) => {
+      const now = await tx.volume(vid);
+      if (!now || now.status !== vol.status || now.job_id !== null || now.server_id !== null) return false;
+      await tx.updateVolume(vid, { status: 'DELETING', job_action: 'PURGE_CREATE', updated_at: Date.now() });
+      return true;
+    });
+    if (!claimed) throw new Conflict(`Volume ${vid} changed while it was being deleted; try again`);
+    const type = await this.type(Number(vol.volume_type_id));
+    await this.purgeStep(vol, 'PURGE_CREATE', (d) => d.createInstance({
+      name: this.purgeHelper(vid), vcpus: 1, memoryMiB: 128, diskTemplate: type.disk_template, disks: [{ sizeMiB: 64 }], nics: [],
+      os: this.opts.osProvider, osparams: {}, osparamsSecret: {}, hvparams: {}, tags: ['synnefo:purge-helper'], start: false, noInstall: true,
+    }), vol.status);
+  }
+
+  /** Submits one job of a purge; a refused submission puts the volume back as it was. */
+  private async purgeStep(vol: VolumeRow, action: string, submit: (d: ReturnType<Backends['driver']>) => Promise<number>, fallback = 'AVAILABLE'): Promise<void> {
+    const vid = Number(vol.id);
+    const backendId = Number(vol.backend_id);
+    try {
+      const jobId = await submit(this.backends.driver(await this.backends.get(backendId)));
+      await this.store.updateVolume(vid, { job_id: jobId, job_action: action, updated_at: Date.now() });
+      await this.bus.publishJob({ backendId, jobId, serverId: 0, volumeId: vid });
+    } catch (err) {
+      await this.store.updateVolume(vid, { status: fallback, job_id: null, job_action: '', updated_at: Date.now() });
+      throw asServiceError(err);
     }
-    await this.finish([vol], this.store);
   }
 
   private async diskJob(vol: VolumeRow, action: string, status: string, submit: (d: ReturnType<Backends['driver']>, instance: string) => Promise<number>): Promise<VolumeRow> {
@@ -306,6 +343,25 @@ export class Volumes {
     const ok = state.status === 'success';
     const t = Date.now();
     switch (vol.job_action) {
+      case 'PURGE_CREATE': case 'PURGE_ATTACH': {
+        const helper = this.purgeHelper(volumeId);
+        if (ok) {
+          await this.purgeStep(vol, vol.job_action === 'PURGE_CREATE' ? 'PURGE_ATTACH' : 'PURGE_REMOVE', (d) => (vol.job_action === 'PURGE_CREATE' ? d.attachDisk(helper, this.diskName(volumeId)) : d.deleteInstance(helper)))
+            .catch((err: unknown) => this.log.warn({ err: (err as Error).message, volume: volumeId }, 'a purge step could not be submitted'));
+        } else {
+          // The disk stays where it was; the helper (if made) goes.
+          await this.store.updateVolume(volumeId, { status: 'AVAILABLE', job_id: null, job_action: '', updated_at: t });
+          if (vol.job_action === 'PURGE_ATTACH') {
+            const driver = this.backends.driver(await this.backends.get(Number(vol.backend_id)));
+            await driver.deleteInstance(helper).catch(() => undefined);
+          }
+        }
+        break;
+      }
+      case 'PURGE_REMOVE':
+        if (ok || /not known|does not exist|not found/i.test(state.message)) await this.finish([vol], this.store);
+        else await this.store.updateVolume(volumeId, { status: 'ERROR', job_id: null, job_action: '', updated_at: t });
+        break;
       case 'ADD': case 'ATTACH': {
         const vm = await this.compute.server(Number(vol.server_id));
         if (ok) await this.store.updateVolume(volumeId, { status: 'IN_USE', backend_id: vm?.backend_id ?? vol.backend_id, job_id: null, job_action: '', updated_at: t });
@@ -487,7 +543,8 @@ export class Volumes {
     const out = [];
     for (const v of await this.store.openJobs()) {
       const vm = v.server_id === null ? undefined : await this.compute.server(Number(v.server_id));
-      if (vm?.backend_id != null && v.job_id !== null) out.push({ backendId: Number(vm.backend_id), jobId: Number(v.job_id), serverId: Number(vm.id), volumeId: Number(v.id) });
+      const backendId = vm?.backend_id ?? v.backend_id;
+      if (backendId != null && v.job_id !== null) out.push({ backendId: Number(backendId), jobId: Number(v.job_id), serverId: Number(vm?.id ?? 0), volumeId: Number(v.id) });
     }
     return out;
   }

@@ -125,10 +125,19 @@ export class NetworkStore {
   async updatePort(id: number, changes: Updateable<PortsTable>): Promise<void> {
     await this.db.updateTable('ports').set(changes).where('id', '=', id).execute();
   }
-  /** Gives a free port (no server) to a server; false when another request got it first. */
-  async claimPort(id: number, changes: Updateable<PortsTable>): Promise<boolean> {
-    const r = await this.db.updateTable('ports').set(changes).where('id', '=', id).where('server_id', 'is', null).executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
+  /**
+   * Gives a free port (no server) to a server that has fewer than `limit` ports, in one statement;
+   * false when another request got the port (or the server's last free place) first.
+   */
+  async claimPort(id: number, changes: Updateable<PortsTable> & { server_id: number }, limit: number): Promise<boolean> {
+    return this.transaction(async (tx) => {
+      // The server's row is the lock its ports are counted under (SQLite's write lock does it alone).
+      if (tx.dialect === 'postgres') await tx.db.selectFrom('servers').select('id').where('id', '=', changes.server_id).forUpdate().execute();
+      const r = await tx.db.updateTable('ports').set(changes).where('id', '=', id).where('server_id', 'is', null)
+        .where((eb) => eb(eb.selectFrom('ports as held').select(eb.fn.countAll<number>().as('n')).where('held.server_id', '=', changes.server_id), '<', limit))
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows) > 0;
+    });
   }
   async removePort(id: number): Promise<void> { await this.db.deleteFrom('ports').where('id', '=', id).execute(); }
   async portCount(networkId: number): Promise<number> {
