@@ -1,16 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { existsSync } from 'node:fs';
-import { call, required, startTestNode, type TestNode } from '../test/harness.js';
+import { call, startTestNode, type TestNode } from '../test/harness.js';
 import { storeUser, type StoreUser } from '../test/object-store.js';
-import { registerImage, startComputeNode, waitForServer } from '../test/compute.js';
-
-const run = promisify(execFile);
-const OPENSTACK = '/usr/bin/openstack';
-const missing = !existsSync(OPENSTACK);
-if (missing && required('openstack')) throw new Error(`${OPENSTACK} is required (SNF_TEST_REQUIRE) but not installed: apt-get install python3-openstackclient`);
+import { registerImage, startComputeNode, waitForServer, openstackAs, openstackMissing } from '../test/compute.js';
 
 describe('keypairs', () => {
   let t: TestNode;
@@ -44,7 +36,7 @@ describe('keypairs', () => {
   });
 });
 
-describe('the Debian openstack client against our compute API', { skip: missing && `${OPENSTACK} not installed (apt-get install python3-openstackclient)` }, () => {
+describe('the Debian openstack client against our compute API', { skip: openstackMissing }, () => {
   let t: TestNode;
   let u: StoreUser;
   let image: string;
@@ -55,13 +47,7 @@ describe('the Debian openstack client against our compute API', { skip: missing 
   });
   after(() => t.close());
 
-  const openstack = async (...args: string[]) => {
-    const { stdout } = await run(OPENSTACK, [
-      '--os-auth-url', `${t.url}/astakos/identity/v2.0`, '--os-identity-api-version', '2',
-      '--os-username', u.uuid, `--os-password=${u.token}`, '--os-project-id', u.uuid, ...args,
-    ], { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/tmp' }, timeout: 120_000 });
-    return stdout;
-  };
+  const { run: openstack } = openstackAs(() => t, () => u);
 
   it('flavor list, keypair create, server create/list/show/delete', async () => {
     const flavors = JSON.parse(await openstack('flavor', 'list', '-f', 'json')) as { Name: string; ID: string; RAM: number; VCPUs: number }[];

@@ -1,18 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { existsSync } from 'node:fs';
-import { call, required, type TestNode } from '../test/harness.js';
+import { call, type TestNode } from '../test/harness.js';
 import { storeUser, type StoreUser } from '../test/object-store.js';
-import { registerImage, startComputeNode } from '../test/compute.js';
+import { registerImage, startComputeNode, openstackAs, openstackMissing } from '../test/compute.js';
 
-const run = promisify(execFile);
-const OPENSTACK = '/usr/bin/openstack';
-const missing = !existsSync(OPENSTACK);
-if (missing && required('openstack')) throw new Error(`${OPENSTACK} is required (SNF_TEST_REQUIRE) but not installed: apt-get install python3-openstackclient`);
-
-describe('the Debian openstack client against our image and volume APIs', { skip: missing && `${OPENSTACK} not installed (apt-get install python3-openstackclient)` }, () => {
+describe('the Debian openstack client against our image and volume APIs', { skip: openstackMissing }, () => {
   let t: TestNode;
   let u: StoreUser;
   let image: string;
@@ -23,14 +15,7 @@ describe('the Debian openstack client against our image and volume APIs', { skip
   });
   after(() => t.close());
 
-  const openstack = async (...args: string[]) => {
-    const { stdout } = await run(OPENSTACK, [
-      '--os-auth-url', `${t.url}/astakos/identity/v2.0`, '--os-identity-api-version', '2',
-      '--os-username', u.uuid, `--os-password=${u.token}`, '--os-project-id', u.uuid, ...args,
-    ], { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/tmp' }, timeout: 120_000 });
-    return stdout;
-  };
-  const json = async (...args: string[]) => JSON.parse(await openstack(...args, '-f', 'json'));
+  const { run: openstack, json } = openstackAs(() => t, () => u);
 
   it('image list and show', async () => {
     const images = await json('image', 'list');

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { openAstakos } from '../astakos/service.js';
 import { InProcessQuotaClient } from '../astakos/logic/quota-client.js';
 import { openCyclades, type Cyclades } from '../cyclades/service.js';
@@ -7,6 +9,8 @@ import { isFinal, type ComputeBackend } from '../cyclades/backends/compute-backe
 import type { FakeBackend } from '../cyclades/backends/fake.js';
 import { call, required, runCli, startTestNode, withAstakos, type TestNode } from './harness.js';
 import { store, type StoreUser } from './object-store.js';
+
+const execFileAsync = promisify(execFile);
 
 /** Runs compute logic on a test node's database (to add backends and flavors, reconcile...). */
 export async function withCyclades<T>(t: Pick<TestNode, 'node'>, f: (c: Cyclades) => Promise<T>): Promise<T> {
@@ -68,6 +72,29 @@ export function adminTool(node: () => Pick<TestNode, 'dataDir' | 'configDir'>) {
     assert.match(r.stderr, pattern);
   };
   return { run, ok, json, refused };
+}
+
+/** The Debian openstack client; its suites are skipped (with this reason) when it is missing, unless SNF_TEST_REQUIRE names it. */
+export const OPENSTACK = '/usr/bin/openstack';
+export const openstackMissing: string | false = !existsSync(OPENSTACK) && `${OPENSTACK} not installed (apt-get install python3-openstackclient)`;
+if (openstackMissing && required('openstack')) throw new Error(`${OPENSTACK} is required (SNF_TEST_REQUIRE) but not installed: apt-get install python3-openstackclient`);
+
+/**
+ * The openstack client as a user of a test node (both given lazily), with a token from our
+ * identity service: `run` gives its output, `json` parses `-f json` output.
+ */
+export function openstackAs(node: () => Pick<TestNode, 'url'>, user: () => { uuid: string; token: string }) {
+  const run = async (...args: string[]) => {
+    const t = node();
+    const u = user();
+    const { stdout } = await execFileAsync(OPENSTACK, [
+      '--os-auth-url', `${t.url}/astakos/identity/v2.0`, '--os-identity-api-version', '2',
+      '--os-username', u.uuid, `--os-password=${u.token}`, '--os-project-id', u.uuid, ...args,
+    ], { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/tmp' }, timeout: 120_000 });
+    return stdout;
+  };
+  const json = async (...args: string[]) => JSON.parse(await run(...args, '-f', 'json'));
+  return { run, json };
 }
 
 /** Uploads a small object into the user's `images` container and registers it as an image; returns its id. */

@@ -46,19 +46,7 @@ export class Charges {
   }
 
   /** Tells the quota holder the recorded decisions of these commissions. */
-  async resolve(serials: number[]): Promise<void> {
-    for (const serial of serials) {
-      const row = await this.store.serial(serial);
-      if (!row || row.accept === null || row.resolved) continue;
-      try {
-        if (row.accept) await this.quota.acceptCommission(serial); else await this.quota.rejectCommission(serial);
-        await this.store.updateSerial(serial, { resolved: 1 });
-      } catch (err) {
-        // The decision is recorded: reconcile-commissions (or the next dispatcher start) resolves it.
-        this.log.warn({ err, serial }, 'could not resolve a commission now; it stays recorded for reconciliation');
-      }
-    }
-  }
+  resolve(serials: number[]): Promise<void> { return resolveRecorded(serials, this.store, this.quota, this.log); }
 
   /** Rejects a commission whose work never started (refused request, failed submission). */
   async abandon(serial: number | null): Promise<void> {
@@ -89,5 +77,28 @@ export class Charges {
   /** Gives back everything a deleted server holds. */
   releaseServer(vm: ServerRow): Promise<void> {
     return this.adjust(vm, 'destroy', negate(JSON.parse(vm.charged) as Quantities));
+  }
+}
+
+/** Where decisions on commissions are recorded (quota_serials for servers, network_serials for the rest). */
+export interface CommissionRecords {
+  serial(serial: number): Promise<{ accept: number | null; resolved: number } | undefined>;
+  updateSerial(serial: number, changes: { resolved: number }): Promise<void>;
+}
+
+/**
+ * Tells the quota holder the recorded decisions of commissions, marking each done. One that
+ * cannot be told now stays recorded: reconcile-commissions (or the next dispatcher start) does it.
+ */
+export async function resolveRecorded(serials: number[], records: CommissionRecords, quota: QuotaClient, log: Logger): Promise<void> {
+  for (const serial of serials) {
+    const row = await records.serial(serial);
+    if (!row || row.accept === null || row.resolved) continue;
+    try {
+      if (row.accept) await quota.acceptCommission(serial); else await quota.rejectCommission(serial);
+      await records.updateSerial(serial, { resolved: 1 });
+    } catch (err) {
+      log.warn({ err, serial }, 'could not resolve a commission now; it stays recorded for reconciliation');
+    }
   }
 }

@@ -218,6 +218,7 @@ export class Dispatcher {
   private async recover(): Promise<void> {
     const open = await this.store.openSerials();
     await this.charges.resolve(open.filter((s) => s.accept !== null).map((s) => Number(s.serial)));
+    if (this.networks) await this.networks.networks.resolve((await this.networks.networks.store.openSerials()).map((s) => Number(s.serial)));
     for (const vm of await this.store.allServers({ deleted: true })) {
       if (vm.charged !== '{}' && !isEmpty(JSON.parse(vm.charged) as Record<string, number>)) await this.charges.releaseServer(vm);
     }

@@ -8,6 +8,7 @@ import type { BackendNetworkRow, NetworkRow, NetworkStore, SubnetRow, Viewer } f
 import { PoolStore } from '../store/pools.js';
 import type { Backends } from './backends.js';
 import type { EventBus } from './bus.js';
+import { resolveRecorded } from './charges.js';
 import { allocationRanges, Pools, type AddressRange } from './pools.js';
 import { asOverLimit } from './errors.js';
 
@@ -534,19 +535,8 @@ export class Networks {
 
   // Commissions
 
-  /** Accepts recorded network commissions at the quota holder. */
-  async resolve(serials: number[]): Promise<void> {
-    for (const serial of serials) {
-      const row = await this.store.serial(serial);
-      if (!row || row.accept === null || row.resolved) continue;
-      try {
-        if (row.accept) await this.quota.acceptCommission(serial); else await this.quota.rejectCommission(serial);
-        await this.store.updateSerial(serial, { resolved: 1 });
-      } catch (err) {
-        this.log.warn({ err, serial }, 'could not resolve a network commission now; it stays recorded for reconciliation');
-      }
-    }
-  }
+  /** Tells the quota holder the recorded decisions of network, floating IP and volume commissions. */
+  resolve(serials: number[]): Promise<void> { return resolveRecorded(serials, this.store, this.quota, this.log); }
 }
 
 // Helpers
