@@ -1,9 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { connect } from 'node:net';
 import { call, dbTargets, startTestNode, withAstakos, type TestNode } from '../test/harness.js';
-import { randomObject, store, storeUser, type StoreReply, type StoreUser } from '../test/object-store.js';
+import { randomObject, store, storeUser, type StoreReply, type StoreUser, rawStatus } from '../test/object-store.js';
 import { blockHash, merkleRoot } from './logic/hashmap.js';
 
 const BLOCK = 4096;
@@ -27,20 +26,6 @@ const patched = (data: Buffer, offset: number, bytes: Buffer) => {
   return out;
 };
 
-/** The status a hand-written POST gets (for framings fetch will not produce: no Content-Length, not chunked). */
-function rawPostStatus(url: string, token: string, lines: string[]): Promise<number> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(u.port), u.hostname, () => socket.write([`POST ${u.pathname} HTTP/1.1`, `Host: ${u.host}`, `X-Auth-Token: ${token}`, ...lines, 'Connection: close', '', ''].join('\r\n')));
-    let data = '';
-    socket.on('data', (chunk) => {
-      data += chunk.toString('latin1');
-      const m = /^HTTP\/1\.1 (\d{3})/.exec(data);
-      if (m) { socket.destroy(); resolve(Number(m[1])); }
-    });
-    socket.on('error', reject);
-  });
-}
 
 for (const db of dbTargets()) describe(`object data updates (POST with Content-Range) on ${db.name}`, () => {
   let t: TestNode;
@@ -229,7 +214,7 @@ for (const db of dbTargets()) describe(`object data updates (POST with Content-R
       ['If-None-Match *', update('/box/a.bin', 'bytes */*', some, { 'if-none-match': '*' }), 412],
     ];
     for (const [what, res, status] of refusals) assert.equal((await res).status, status, what);
-    assert.equal(await rawPostStatus(`${u.base}/box/a.bin`, u.token, ['Content-Type: application/octet-stream', 'Content-Range: bytes */*']), 411, 'no Content-Length, not chunked');
+    assert.equal(await rawStatus('POST', `${u.base}/box/a.bin`, [`X-Auth-Token: ${u.token}`, 'Content-Type: application/octet-stream', 'Content-Range: bytes */*']), 411, 'no Content-Length, not chunked');
     await assertObject(req, '/box/a.bin', data);
     assert.equal(await versions('/box/a.bin'), 1);
 

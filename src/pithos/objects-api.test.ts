@@ -1,9 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { connect } from 'node:net';
 import { call, dbTargets, startTestNode, type TestNode } from '../test/harness.js';
-import { randomObject, store, storeUser, type StoreReply, type StoreUser } from '../test/object-store.js';
+import { randomObject, store, storeUser, type StoreReply, type StoreUser, rawStatus } from '../test/object-store.js';
 import { blockHash, merkleRoot } from './logic/hashmap.js';
 
 const BLOCK = 65536;
@@ -12,20 +11,6 @@ const GIB = 1024 ** 3;
 const md5 = (data: Buffer | string) => createHash('md5').update(data).digest('hex');
 const header = (res: StoreReply, name: string) => res.headers.get(name);
 
-/** The status a hand-written request gets (for framings fetch will not produce). */
-function rawStatus(url: string, lines: string[]): Promise<number> {
-  const u = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(u.port), u.hostname, () => socket.write([`PUT ${u.pathname} HTTP/1.1`, `Host: ${u.host}`, ...lines, 'Connection: close', '', ''].join('\r\n')));
-    let data = '';
-    socket.on('data', (chunk) => {
-      data += chunk.toString('latin1');
-      const m = /^HTTP\/1\.1 (\d{3})/.exec(data);
-      if (m) { socket.destroy(); resolve(Number(m[1])); }
-    });
-    socket.on('error', reject);
-  });
-}
 
 /** The parts of a multipart/byteranges body: each part's Content-Range and bytes. */
 function byteranges(body: Buffer, boundary: string): { range: string; data: Buffer }[] {
@@ -315,7 +300,7 @@ for (const db of dbTargets()) describe(`the object API on ${db.name}`, () => {
     it('an upload without Content-Length is refused with 411 unless it is chunked', async () => {
       const { u, req } = await userWith();
       const url = `${u.base}/box/stream.bin`;
-      assert.equal(await rawStatus(url, [`X-Auth-Token: ${u.token}`, 'Content-Type: application/octet-stream']), 411);
+      assert.equal(await rawStatus('PUT', url, [`X-Auth-Token: ${u.token}`, 'Content-Type: application/octet-stream']), 411);
       assert.equal((await req('/box/stream.bin', { method: 'HEAD' })).status, 404);
 
       const data = randomObject(BLOCK * 2 + 5);

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { withAstakos, type TestNode } from './harness.js';
 
@@ -35,4 +36,19 @@ export function randomObject(size: number): Buffer {
   const data = randomBytes(size);
   if (size > 0 && data[size - 1] === 0) data[size - 1] = 1;
   return data;
+}
+
+/** The status a hand-written request gets (for framings fetch will not produce: no Content-Length, not chunked). */
+export function rawStatus(method: string, url: string, lines: string[]): Promise<number> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(u.port), u.hostname, () => socket.write([`${method} ${u.pathname} HTTP/1.1`, `Host: ${u.host}`, ...lines, 'Connection: close', '', ''].join('\r\n')));
+    let data = '';
+    socket.on('data', (chunk) => {
+      data += chunk.toString('latin1');
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(data);
+      if (m) { socket.destroy(); resolve(Number(m[1])); }
+    });
+    socket.on('error', reject);
+  });
 }

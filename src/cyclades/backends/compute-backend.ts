@@ -48,16 +48,9 @@ export interface NetworkSpec {
 export interface NetworkConnection { group: string; mode: string; link: string }
 
 /** A network as the cluster sees it (for reconciliation and inspection). */
-export interface NetworkInfo {
-  name: string;
-  network: string;
-  gateway: string | null;
-  network6: string | null;
-  gateway6: string | null;
-  macPrefix: string | null;
+export interface NetworkInfo extends Omit<NetworkSpec, 'conflictsCheck'> {
   /** The node groups it is connected to. */
   groups: NetworkConnection[];
-  tags: string[];
   /** Addresses the cluster keeps out of use (Ganeti's external reservations). */
   reserved: string[];
 }
