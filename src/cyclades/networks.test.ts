@@ -277,6 +277,22 @@ for (const db of dbTargets()) describe(`networks, subnets, ports and floating IP
     await waitForServer(t, alice.token, s.id, ['DELETED']);
   });
 
+  it('undoes the claim of a port a stopped process left attaching without a job', async () => {
+    const carol = await storeUser(t, 'carol');
+    const a = as(carol);
+    const lan = (await a.post('/networks', { network: { name: 'claims' } })).json.network;
+    const p = (await a.post('/ports', { port: { network_id: lan.id } })).json.port;
+    const s = await server(carol, 'claimer', []);
+    await withCyclades(t, async (c) => {
+      await c.networks.store.updatePort(Number(p.id), { server_id: s.id, state: 'BUILD', device_owner: 'vm', job_action: 'ADD', updated_at: Date.now() - 10 * 60_000 });
+      await c.dispatcher.rescan();
+    });
+    const after = (await a.get(`/ports/${p.id}`)).json.port;
+    assert.deepEqual([after.status, after.device_id], ['DOWN', null]);
+    assert.equal((await a.del(`/ports/${p.id}`)).status, 204);
+    await call(`${compute}/servers/${s.id}`, { token: carol.token, method: 'DELETE' });
+  });
+
   it('reassign moves a network and a floating IP, with their charges, to another project of the owner', async () => {
     const u = await storeUser(t, 'mover');
     const { project, stranger } = await memberProjects(t, u, ['cyclades.network.private', 'cyclades.floating_ip']);

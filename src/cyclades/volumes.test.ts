@@ -183,6 +183,22 @@ for (const db of dbTargets()) describe(`volumes, ${db.name}`, () => {
     await compute(`/servers/${made.json.server.id}`, { method: 'DELETE' }, member);
   });
 
+  it('undoes claims a stopped process left without a job (a port being attached, a volume being attached)', async () => {
+    const s = await compute('/servers', { json: { server: { name: 'claims', imageRef: image, flavorRef: 1, networks: [] } } });
+    const server = s.json.server.id as number;
+    await waitForServer(t, u.token, server, ['ACTIVE']);
+    const volId = (await vol('/volumes', { json: { volume: { display_name: 'claimed', size: 1 } } })).json.volume.id as string;
+    const long = Date.now() - 10 * 60_000;
+    await withCyclades(t, async (c) => {
+      await c.volumes.store.updateVolume(Number(volId), { status: 'ATTACHING', server_id: server, disk_index: 1, job_action: 'ADD', updated_at: long });
+      await c.dispatcher.rescan();
+      const v = (await c.volumes.store.volume(Number(volId)))!;
+      assert.deepEqual([v.status, v.server_id, v.job_action], ['AVAILABLE', null, '']);
+    });
+    assert.equal((await vol(`/volumes/${volId}`, { method: 'DELETE' })).status, 202);
+    await compute(`/servers/${server}`, { method: 'DELETE' });
+  });
+
   it('refuses what it should: other users, bad sizes, over quota (nothing pending), bad mappings', async () => {
     const other = await storeUser(t, 'vols-other');
     const mine = (await vol('/volumes', { json: { volume: { display_name: 'mine', size: 1 } } })).json.volume.id as string;

@@ -82,6 +82,10 @@ export class Dispatcher {
       for (const net of await this.networks.networks.store.destroying()) await this.networks.networks.maybeFinalize(Number(net.id));
     }
     if (this.volumes) for (const j of await this.volumes.openJobs()) this.follow(j);
+    // A claim older than any submission can take (RAPI timeout, waiting for a network's jobs) was never submitted.
+    const stale = Date.now() - STALE_CLAIM_MS;
+    await this.networks?.ports.recoverStaleClaims(stale);
+    await this.volumes?.recoverStaleClaims(stale);
   }
 
   /** Follows one job until it ends, applying each status change. */
@@ -224,5 +228,8 @@ export class Dispatcher {
     }
   }
 }
+
+/** How old a claim for a NIC or disk job without a job id must be to count as abandoned. */
+const STALE_CLAIM_MS = 5 * 60_000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());

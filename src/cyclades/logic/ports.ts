@@ -552,6 +552,18 @@ export class Ports {
   /** The port holding a floating IP, if any. */
   async portOf(fip: IpRow): Promise<PortRow | undefined> { return fip.port_id === null ? undefined : this.store.port(Number(fip.port_id)); }
 
+  /**
+   * Undoes claims for NIC jobs that were never submitted (the process stopped in between): an
+   * attach gives the port back unattached, a removal leaves it attached.
+   */
+  async recoverStaleClaims(before: number): Promise<void> {
+    for (const p of await this.store.stalePortClaims(before)) {
+      if (p.job_action === 'ADD') await this.store.updatePort(Number(p.id), { server_id: null, state: 'DOWN', device_owner: null, job_action: '', updated_at: Date.now() });
+      else await this.store.updatePort(Number(p.id), { job_action: '', updated_at: Date.now() });
+      this.log.warn({ port: p.id, action: p.job_action }, 'a NIC job was claimed but never submitted; claim undone');
+    }
+  }
+
   /** Open NIC jobs to follow after a restart. */
   async openJobs(): Promise<{ backendId: number; jobId: number; serverId: number; portId: number }[]> {
     const out = [];

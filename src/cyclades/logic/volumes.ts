@@ -538,6 +538,20 @@ export class Volumes {
     if (serial !== null) await this.resolve([serial]);
   }
 
+  /**
+   * Undoes claims for disk jobs that were never submitted (the process stopped in between): the
+   * volume goes back to where it was (an attach leaves it available, anything else in use or available).
+   */
+  async recoverStaleClaims(before: number): Promise<void> {
+    for (const v of await this.store.staleClaims(before)) {
+      const back = v.job_action === 'ADD' || v.job_action === 'ATTACH'
+        ? { status: 'AVAILABLE', server_id: null, disk_index: null }
+        : { status: v.server_id === null ? 'AVAILABLE' : 'IN_USE' };
+      await this.store.updateVolume(Number(v.id), { ...back, job_action: '', updated_at: Date.now() });
+      this.log.warn({ volume: v.id, action: v.job_action }, 'a disk job was claimed but never submitted; claim undone');
+    }
+  }
+
   /** Disk jobs to follow after a restart. */
   async openJobs(): Promise<{ backendId: number; jobId: number; serverId: number; volumeId: number }[]> {
     const out = [];

@@ -144,6 +144,10 @@ export class NetworkStore {
     const r = await this.db.selectFrom('ports').select((eb) => eb.fn.countAll<number>().as('n')).where('network_id', '=', networkId).executeTakeFirstOrThrow();
     return Number(r.n);
   }
+  /** Ports claimed for a NIC job whose id was never recorded (the claiming process stopped), before `before`. */
+  stalePortClaims(before: number): Promise<PortRow[]> {
+    return this.db.selectFrom('ports').selectAll().where('job_id', 'is', null).where('job_action', '<>', '').where('updated_at', '<', before).execute();
+  }
   /** Ports whose NIC job is still followed. */
   openPorts(): Promise<PortRow[]> { return this.db.selectFrom('ports').selectAll().where('job_id', 'is not', null).execute(); }
 

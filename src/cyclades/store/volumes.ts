@@ -57,6 +57,10 @@ export class VolumeStore {
   async updateVolume(id: number, changes: Updateable<VolumesTable>): Promise<void> {
     await this.db.updateTable('volumes').set(changes).where('id', '=', id).execute();
   }
+  /** Volumes claimed for a disk job whose id was never recorded (the claiming process stopped), before `before`. */
+  staleClaims(before: number): Promise<VolumeRow[]> {
+    return this.db.selectFrom('volumes').selectAll().where('job_id', 'is', null).where('job_action', '<>', '').where('deleted', '=', 0).where('updated_at', '<', before).execute();
+  }
   /** Volumes whose disk job is still followed. */
   openJobs(): Promise<VolumeRow[]> { return this.db.selectFrom('volumes').selectAll().where('job_id', 'is not', null).execute(); }
 
