@@ -293,6 +293,33 @@ for (const db of dbTargets()) describe(`networks, subnets, ports and floating IP
     await call(`${compute}/servers/${s.id}`, { token: carol.token, method: 'DELETE' });
   });
 
+  it("sets a NIC's firewall profile as Ganeti instance tags", async () => {
+    const dave = await storeUser(t, 'dave');
+    const a = as(dave);
+    const lan = (await a.post('/networks', { network: { name: 'fw' } })).json.network;
+    await a.post('/subnets', { subnet: { network_id: lan.id, cidr: '10.65.0.0/24' } });
+    const s = await server(dave, 'fw', [{ uuid: lan.id }]);
+    const nic = (await a.get('/ports')).json.ports.find((p: { device_id: string }) => p.device_id === String(s.id)).id as string;
+    const act = (json: unknown) => call(`${compute}/servers/${s.id}/action`, { token: dave.token, json });
+    const tags = async () => withCyclades(t, async (c) => (await c.backends.driver((await c.backends.list())[0]!).instance(`snf-${s.id}`))!.tags.filter((x) => x.startsWith('synnefo:network:')));
+    const until = async (want: string[]) => {
+      const deadline = Date.now() + 10_000;
+      while (JSON.stringify(await tags()) !== JSON.stringify(want)) {
+        assert.ok(Date.now() < deadline, `tags ${JSON.stringify(await tags())}, want ${JSON.stringify(want)}`);
+        await new Promise((r) => setTimeout(r, 30));
+      }
+    };
+    assert.equal((await act({ firewallProfile: { profile: 'ENABLED', nic } })).status, 202);
+    await until([`synnefo:network:snf-nic-${nic}:protected`]);
+    assert.equal((await act({ firewallProfile: { profile: 'PROTECTED', nic } })).status, 202);
+    await until([`synnefo:network:snf-nic-${nic}:limited`]);
+    const shown = (await call(`${compute}/servers/${s.id}`, { token: dave.token })).json.server;
+    assert.equal(shown.attachments[0].firewallProfile, 'PROTECTED');
+    assert.equal((await act({ firewallProfile: { profile: 'ENABLED', nic: '999999' } })).status, 404);
+    assert.equal((await act({ firewallProfile: { profile: 'OPEN', nic } })).status, 400);
+    await call(`${compute}/servers/${s.id}`, { token: dave.token, method: 'DELETE' });
+  });
+
   it('reassign moves a network and a floating IP, with their charges, to another project of the owner', async () => {
     const u = await storeUser(t, 'mover');
     const { project, stranger } = await memberProjects(t, u, ['cyclades.network.private', 'cyclades.floating_ip']);

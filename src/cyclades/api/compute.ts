@@ -220,7 +220,10 @@ export async function computeApi(app: FastifyInstance, deps: ComputeDeps): Promi
         return { console: c };
       }
       case 'firewallProfile': {
-        await servers.setFirewallProfile(user.uuid, id, String(arg?.['profile'] ?? ''));
+        if (typeof arg?.['profile'] !== 'string') throw new BadRequest("Missing 'profile' attribute");
+        const nic = arg['nic'];
+        if (nic !== undefined && typeof nic !== 'string' && typeof nic !== 'number') throw new BadRequest("Invalid 'nic' attribute");
+        await servers.setFirewallProfile(user.uuid, id, arg['profile'], nic === undefined ? undefined : String(nic));
         return reply.code(202).send();
       }
       case 'reassign': {

@@ -233,6 +233,7 @@ export class Ports {
     if (!claimed) return;
     try {
       const driver = this.backends.driver(await this.backends.get(backendId));
+      if (port.firewall_profile) await driver.removeTags(this.opts.instanceName(Number(vm.id)), [firewallTag(this.nicName(pid), port.firewall_profile)]).catch(() => undefined);
       const jobId = await driver.removeNic(this.opts.instanceName(Number(vm.id)), this.nicName(pid));
       await this.store.updatePort(pid, { job_id: jobId, updated_at: Date.now() });
       await this.bus.publishJob({ backendId, jobId, serverId: Number(vm.id), portId: pid });
@@ -564,6 +565,34 @@ export class Ports {
     }
   }
 
+  /**
+   * Applies a firewall profile to a server's NIC (`nic`, a port id) or to all its live NICs:
+   * Synnefo's instance tags `synnefo:network:<nic>:protected|unprotected|limited`, set (and the
+   * NIC's previous one removed) by tag jobs the nodes' network scripts act on; nothing follows them.
+   */
+  async setFirewallProfile(vm: ServerRow, profile: string, nic?: string): Promise<void> {
+    let ports = await this.store.ports(null, { serverIds: [Number(vm.id)] });
+    if (nic !== undefined) {
+      ports = ports.filter((p) => String(p.id) === nic);
+      if (ports.length === 0) throw new NotFound(`NIC '${nic}' not found`);
+    } else {
+      ports = ports.filter((p) => p.state === 'ACTIVE');
+    }
+    if (ports.length === 0 || vm.backend_id === null) return;
+    const driver = this.backends.driver(await this.backends.get(Number(vm.backend_id)));
+    const instance = this.opts.instanceName(Number(vm.id));
+    try {
+      for (const p of ports) {
+        if (p.firewall_profile === profile) continue;
+        if (p.firewall_profile) await driver.removeTags(instance, [firewallTag(this.nicName(Number(p.id)), p.firewall_profile)]);
+        await driver.addTags(instance, [firewallTag(this.nicName(Number(p.id)), profile)]);
+        await this.store.updatePort(Number(p.id), { firewall_profile: profile, updated_at: Date.now() });
+      }
+    } catch (err) {
+      throw asServiceError(err);
+    }
+  }
+
   /** Open NIC jobs to follow after a restart. */
   async openJobs(): Promise<{ backendId: number; jobId: number; serverId: number; portId: number }[]> {
     const out = [];
@@ -587,3 +616,8 @@ export class Ports {
 }
 
 export type { SubnetRow };
+
+/** The instance tag of a NIC's firewall profile, as Synnefo's network scripts read it. */
+export function firewallTag(nic: string, profile: string): string {
+  return `synnefo:network:${nic}:${{ ENABLED: 'protected', DISABLED: 'unprotected', PROTECTED: 'limited' }[profile] ?? 'unprotected'}`;
+}

@@ -266,11 +266,16 @@ export class Servers {
     return (await this.store.server(Number(vm.id)))!;
   }
 
-  async setFirewallProfile(user: string, id: number, profile: string): Promise<void> {
+  /**
+   * Sets the firewall profile of one NIC of a server (`nic`), or of all its NICs: Ganeti instance
+   * tags the nodes' network scripts apply, as in Synnefo.
+   */
+  async setFirewallProfile(user: string, id: number, profile: string, nic?: string): Promise<void> {
     const vm = await this.owned(user, id);
     checkAction(vm, 'FIREWALL');
-    if (!['ENABLED', 'DISABLED', 'PROTECTED'].includes(profile)) throw new BadRequest(`Invalid firewall profile '${profile}'`);
-    await this.store.updateServer(Number(vm.id), { firewall_profile: profile, updated_at: Date.now() });
+    if (!['ENABLED', 'DISABLED', 'PROTECTED'].includes(profile)) throw new BadRequest(`Unsupported firewall profile '${profile}'`);
+    if (nic === undefined) await this.store.updateServer(Number(vm.id), { firewall_profile: profile, updated_at: Date.now() });
+    await this.ports?.setFirewallProfile(vm, profile, nic);
   }
 
   /** Moves a server and everything it holds to another project of the user. */
