@@ -137,16 +137,21 @@ async function backendView(cy: Cyclades, v: VolumeRow): Promise<Row> {
 
 /** Follows the disk job of a volume and applies its end, as the dispatcher would (the simulated cluster runs jobs only in the process that submitted them). */
 async function followVolume(cy: Cyclades, volumeId: number): Promise<string> {
-  const vol = await cy.volumes.store.volume(volumeId);
-  if (!vol) return `Volume ${volumeId} not found.`;
-  if (vol.job_id === null || vol.server_id === null) return `Volume ${volumeId}: ${vol.status}.`;
-  const vm = await cy.store.server(Number(vol.server_id));
-  if (!vm || vm.backend_id === null) return `Volume ${volumeId}: ${vol.status}.`;
-  const [state] = await waitForJobs(cy.backends.driver(await cy.backends.get(Number(vm.backend_id))), [Number(vol.job_id)], JOB_TIMEOUT_S);
-  if (!state || !isFinal(state.status)) return `Volume ${volumeId}: job ${vol.job_id} still running; the dispatcher will follow it.`;
-  await cy.volumes.applyJob(volumeId, state);
-  const now = (await cy.volumes.store.volume(volumeId))!;
-  return `Volume ${volumeId}: ${now.status}${state.status === 'success' ? '' : ` (job ${state.id} ${state.status}: ${state.message})`}.`;
+  // A disk job, or a chain of them (a kept disk's purge: helper made, disk attached, helper removed).
+  let failed = '';
+  for (;;) {
+    const vol = await cy.volumes.store.volume(volumeId);
+    if (!vol) return `Volume ${volumeId} not found.`;
+    const vm = vol.server_id === null ? undefined : await cy.store.server(Number(vol.server_id));
+    const backendId = vm?.backend_id ?? vol.backend_id;
+    if (vol.job_id === null || backendId === null) return `Volume ${volumeId}: ${vol.status}${failed}.`;
+    const [state] = await waitForJobs(cy.backends.driver(await cy.backends.get(Number(backendId))), [Number(vol.job_id)], JOB_TIMEOUT_S);
+    if (!state || !isFinal(state.status)) return `Volume ${volumeId}: job ${vol.job_id} still running; the dispatcher will follow it.`;
+    await cy.volumes.applyJob(volumeId, state);
+    if (state.status !== 'success') failed = ` (job ${state.id} ${state.status}: ${state.message})`;
+    const after = await cy.volumes.store.volume(volumeId);
+    if (after && after.job_id !== null && Number(after.job_id) === Number(vol.job_id)) return `Volume ${volumeId}: ${after.status}${failed}.`;
+  }
 }
 
 async function showVolume(cy: Cyclades, v: VolumeRow, format: 'pretty' | 'json'): Promise<string> {
