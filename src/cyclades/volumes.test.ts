@@ -125,9 +125,42 @@ for (const db of dbTargets()) describe(`volumes, ${db.name}`, () => {
     assert.equal((await compute(`/servers/${server}`, { method: 'DELETE' })).status, 204);
     await waitForServer(t, u.token, server, ['DELETED']);
     assert.equal((await disk()).usage, start + GiB, 'the detached volume keeps its gigabyte');
-    // Its disk is kept by the cluster: deleting it makes a helper instance take the disk and go with it.
-    assert.equal((await vol(`/volumes/${extra}`, { method: 'DELETE' })).status, 202);
-    await until(extra, 'deleted');
+
+    // Existing volumes in a mapping: one whose disk the cluster keeps (attached after the creation), one never attached (made with it).
+    const fresh = (await vol('/volumes', { json: { volume: { display_name: 'fresh', size: 1 } } })).json.volume.id as string;
+    const s2 = await compute('/servers', {
+      json: { server: { name: 'bdm-existing', imageRef: image, flavorRef: 1, networks: [], block_device_mapping_v2: [
+        { uuid: image, source_type: 'image', destination_type: 'volume', volume_size: 1, boot_index: 0 },
+        { uuid: extra, source_type: 'volume', destination_type: 'volume' },
+        { uuid: fresh, source_type: 'volume', destination_type: 'volume' },
+      ] } },
+    });
+    assert.equal(s2.status, 202, s2.text);
+    const second = s2.json.server.id as number;
+    await waitForServer(t, u.token, second, ['ACTIVE']);
+    await until(extra, 'in_use');
+    const rootOf2 = (await compute(`/servers/${second}`)).json.server.volumes[0] as string;
+    assert.deepEqual(await disks(second), [[`snf-vol-${rootOf2}`, 1024], [`snf-vol-${fresh}`, 1024], [`snf-vol-${extra}`, 1024]]);
+    assert.equal((await disk()).usage, start + 3 * GiB, 'a new root of 1 GiB; the two volumes keep their own charge');
+    assert.equal((await compute('/servers', { json: { server: { name: 'twice', imageRef: image, flavorRef: 1, networks: [], block_device_mapping_v2: [
+      { uuid: image, source_type: 'image', volume_size: 1 }, { uuid: extra, source_type: 'volume' }] } } })).status, 400, 'a volume in use');
+    assert.equal((await compute(`/servers/${second}`, { method: 'DELETE' })).status, 204);
+    await waitForServer(t, u.token, second, ['DELETED']);
+    for (const v of [extra, fresh]) assert.equal((await vol(`/volumes/${v}`)).json.volume.status, 'deleted');
+    assert.equal((await disk()).usage, start);
+
+    // A detached volume whose disk the cluster keeps: deleting it makes a helper instance take the disk and go with it.
+    const lone = (await vol('/volumes', { json: { volume: { display_name: 'lone', size: 1 } } })).json.volume.id as string;
+    const s3 = await compute('/servers', { json: { server: { name: 'lone-host', imageRef: image, flavorRef: 1, networks: [] } } });
+    await waitForServer(t, u.token, s3.json.server.id, ['ACTIVE']);
+    assert.equal((await compute(`/servers/${s3.json.server.id}/os-volume_attachments`, { json: { volumeAttachment: { volumeId: lone } } })).status, 202);
+    await until(lone, 'in_use');
+    assert.equal((await compute(`/servers/${s3.json.server.id}/os-volume_attachments/${lone}`, { method: 'DELETE' })).status, 202);
+    await until(lone, 'available');
+    assert.equal((await vol(`/volumes/${lone}`, { method: 'DELETE' })).status, 202);
+    await until(lone, 'deleted');
+    await compute(`/servers/${s3.json.server.id}`, { method: 'DELETE' });
+    await waitForServer(t, u.token, s3.json.server.id, ['DELETED']);
     assert.equal((await disk()).usage, start);
     const leftovers = await withCyclades(t, async (c) => (await c.backends.driver((await c.backends.list())[0]!).listInstances()).filter((i) => i.name.includes('purge')));
     assert.deepEqual(leftovers, [], 'the helper instance is gone');

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AuthenticatedUser } from '../../common/identity.js';
 import type { ImageClient, ImageInfo } from '../../common/image.js';
-import { BadRequest, Forbidden, NotFound, OverLimit, ServiceUnavailable } from '../../common/errors.js';
+import { BadRequest, Conflict, Forbidden, NotFound, OverLimit, ServiceUnavailable } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import { BackendUnavailable, type ComputeBackend, type ConsoleInfo, type InstanceSpec } from '../backends/compute-backend.js';
 import type { ComputeStore, FlavorRow, ServerRow } from '../store/compute.js';
@@ -10,6 +10,7 @@ import type { EventBus } from './bus.js';
 import type { Charges } from './charges.js';
 import type { Ports, ServerNetworkRequest } from './ports.js';
 import { DISK, type ServerDisk, type Volumes } from './volumes.js';
+import type { VolumeRow } from '../store/volumes.js';
 import { resizeDelta, runningResources, serverResources, negate, type Quantities } from './resources.js';
 import { checkAction, JOB_ACTIONS, type ServerAction } from './states.js';
 import { asOverLimit, asServiceError } from './errors.js';
@@ -120,15 +121,26 @@ export class Servers {
 
     // Ports (and their addresses) first: a request for a network that cannot be met costs nothing.
     const { ports: portIds, made: madePorts } = this.ports ? await this.ports.forNewServer(user, req.networks) : { ports: [], made: [] };
-    const disks = serverDisks(flavor, image.id, image.size, req.blockDevices);
+    // Volumes the mapping names are the user's available ones, of the flavor's volume type; they stay charged as they are.
+    const existing = new Map<number, VolumeRow>();
+    for (const [i, b] of (req.blockDevices ?? []).entries()) {
+      if (b.sourceType !== 'volume' || i === 0 || !this.volumes) continue;
+      existing.set(i, await this.volumes.forNewServer(user, b.uuid ?? '', flavor.disk_template));
+    }
+    if (new Set([...existing.values()].map((v) => Number(v.id))).size !== existing.size) throw new BadRequest('Block Device Mapping is Invalid: a volume is given twice');
+    const disks = serverDisks(flavor, image.id, image.size, req.blockDevices, new Map([...existing].map(([i, v]) => [i, { id: Number(v.id), size: Number(v.size) }])));
     const volumeType = this.volumes ? Number(flavor.volume_type_id ?? (await this.volumes.typeFor(flavor.disk_template)).id) : 0;
-    const quantities = { ...serverResources(flavor, true), [DISK]: disks.reduce((n, d) => n + d.sizeGiB, 0) * 2 ** 30 };
+    const quantities = { ...serverResources(flavor, true), [DISK]: disks.filter((d) => d.existing === undefined).reduce((n, d) => n + d.sizeGiB, 0) * 2 ** 30 };
     const now = Date.now();
     const draft = { id: 0, user_id: user.uuid, project };
     let backend;
     let serial: number | null;
     try {
       backend = await this.backends.allocate({ ramMiB: flavor.ram, diskMiB: flavor.disk * 1024, diskTemplate: flavor.disk_template });
+      // A volume whose disk a cluster keeps can only join a server of that cluster.
+      for (const v of existing.values()) {
+        if (v.backend_id !== null && Number(v.backend_id) !== Number(backend.id)) throw new Conflict(`Volume ${v.id} is kept on another cluster than the one chosen for the server`);
+      }
       serial = await this.charges.issue(draft, 'create', quantities).catch((err: unknown) => { throw asOverLimit(err); });
     } catch (err) {
       await this.ports?.unbindNewServer(madePorts);
@@ -161,9 +173,11 @@ export class Servers {
     if (keys.length) {
       files.push({ path: '/root/.ssh/authorized_keys', contents: Buffer.from(keys.map((k) => k.public_key).join('\n') + '\n').toString('base64'), owner: 'root', group: 'root', mode: 0o600 });
     }
+    // Disks made with the instance, in order; volumes whose disk a cluster keeps are attached right after.
+    const made = disks.map((d, i) => ({ d, i, volumeId: volumeIds[i] })).filter(({ d, i }) => d.existing === undefined || existing.get(i)!.backend_id === null);
     const spec: InstanceSpec = {
       name: this.instanceName(id), vcpus: flavor.cpu, memoryMiB: flavor.ram, diskTemplate: flavor.disk_template,
-      disks: disks.map((d, i) => ({ sizeMiB: d.sizeGiB * 1024, ...(volumeIds[i] ? { name: this.volumes!.diskName(volumeIds[i]!) } : {}) })), nics: [], os: this.opts.osProvider,
+      disks: made.map(({ d, volumeId }) => ({ sizeMiB: d.sizeGiB * 1024, ...(volumeId ? { name: this.volumes!.diskName(volumeId) } : {}) })), nics: [], os: this.opts.osProvider,
       osparams: { img_id: image.location || image.id, img_format: image.disk_format, img_properties: JSON.stringify(image.properties) },
       osparamsSecret: {
         img_passwd: adminPass,
@@ -183,6 +197,7 @@ export class Servers {
       }
     }
     await this.submitCreate(id, Number(backend.id), spec, depends, 0);
+    for (const v of existing.values()) if (v.backend_id !== null) await this.volumes!.attachAfterCreate(Number(v.id), (await this.store.server(id))!);
     return { vm: (await this.store.server(id))!, adminPass };
   }
 
@@ -407,10 +422,15 @@ export class Servers {
  * The volumes a server is made with: without a mapping, a root one of the flavor's size from the
  * image; with one, the root (image, `volume_size` required) and blank volumes, in order.
  */
-export function serverDisks(flavor: Pick<FlavorRow, 'disk'>, imageId: string, imageSize: number, mapping?: BlockDevice[]): ServerDisk[] {
+export function serverDisks(flavor: Pick<FlavorRow, 'disk'>, imageId: string, imageSize: number, mapping?: BlockDevice[], existing: Map<number, { id: number; size: number }> = new Map()): ServerDisk[] {
   if (!mapping || mapping.length === 0) return [{ sizeGiB: flavor.disk, source: `image:${imageId}`, deleteOnTermination: true }];
   return mapping.map((b, i) => {
-    if (b.sourceType === 'volume' || b.sourceType === 'snapshot') throw new BadRequest(`Block Device Mapping is Invalid: source_type ${b.sourceType} is not supported at creation; attach volumes once the server is active`);
+    if (i === 0 && b.sourceType === 'volume') throw new BadRequest('Block Device Mapping is Invalid: a server boots from an image (or a snapshot); existing volumes come after it');
+    if (b.sourceType === 'volume') {
+      const v = existing.get(i)!;
+      return { sizeGiB: v.size, source: 'volume', deleteOnTermination: b.deleteOnTermination, existing: v.id };
+    }
+    if (b.sourceType === 'snapshot') throw new BadRequest('Block Device Mapping is Invalid: only the first volume can come from a snapshot');
     if (i === 0 && b.sourceType !== 'image') throw new BadRequest('Root volume cannot be blank');
     if (i > 0 && b.sourceType === 'image') throw new BadRequest('Block Device Mapping is Invalid: only the first volume can come from an image');
     if (i === 0 && b.uuid !== imageId) throw new BadRequest("The specified server's image is different from the the source of the first volume.");

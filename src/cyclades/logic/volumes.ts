@@ -45,8 +45,8 @@ export interface NewVolume {
   project?: string | undefined;
 }
 
-/** A volume created with its server: the root one (from the image), or a blank one. */
-export interface ServerDisk { sizeGiB: number; source: string; deleteOnTermination: boolean }
+/** A volume a server is made with: the root one (from the image), a blank one, or an existing one of the user's (`existing`). */
+export interface ServerDisk { sizeGiB: number; source: string; deleteOnTermination: boolean; existing?: number }
 
 /**
  * Volumes (Synnefo's detachable volumes over Ganeti disks) and their types. A volume made
@@ -364,7 +364,8 @@ export class Volumes {
         break;
       case 'ADD': case 'ATTACH': {
         const vm = await this.compute.server(Number(vol.server_id));
-        if (ok) await this.store.updateVolume(volumeId, { status: 'IN_USE', backend_id: vm?.backend_id ?? vol.backend_id, job_id: null, job_action: '', updated_at: t });
+        if (ok && (!vm || vm.deleted)) await this.finish([vol], this.store);
+        else if (ok) await this.store.updateVolume(volumeId, { status: 'IN_USE', backend_id: vm?.backend_id ?? vol.backend_id, job_id: null, job_action: '', updated_at: t });
         else await this.store.updateVolume(volumeId, { status: 'AVAILABLE', server_id: null, disk_index: null, job_id: null, job_action: '', updated_at: t });
         break;
       }
@@ -429,15 +430,62 @@ export class Volumes {
 
   // With servers
 
-  /** The volumes a new server is made with (in its transaction): CREATING, on its backend, charged by the server. */
+  /** An available volume of the user a new server's mapping names (`source_type: volume`), checked. */
+  async forNewServer(user: { uuid: string; projects: string[] }, id: string, diskTemplate: string): Promise<VolumeRow> {
+    const vol = await this.visible(user, id).catch(() => { throw new BadRequest(`Volume ${id} not found`); });
+    if (vol.user_id !== user.uuid) throw new Forbidden(`Volume ${vol.id} is not yours`);
+    if (vol.status !== 'AVAILABLE') throw new BadRequest(`Cannot use volume while it is in ${vol.status} status`);
+    const type = await this.type(Number(vol.volume_type_id));
+    if (type.disk_template !== diskTemplate) throw new BadRequest(`Volume '${vol.id}' has type '${type.disk_template}' while flavor's volume type is '${diskTemplate}'`);
+    if (vol.backend_id === null && vol.source !== 'blank') throw new Conflict(`Volume ${vol.id} was made from ${vol.source}; a new disk cannot be filled with it`);
+    return vol;
+  }
+
+  /** Attaches a volume whose disk its cluster keeps to a new server, by a job queued after the server's creation. */
+  async attachAfterCreate(volumeId: number, vm: ServerRow): Promise<void> {
+    const driver = this.backends.driver(await this.backends.get(Number(vm.backend_id)));
+    try {
+      const jobId = await driver.attachDisk(this.opts.instanceName(Number(vm.id)), this.diskName(volumeId));
+      await this.store.updateVolume(volumeId, { job_id: jobId, job_action: 'ATTACH', updated_at: Date.now() });
+      await this.bus.publishJob({ backendId: Number(vm.backend_id), jobId, serverId: Number(vm.id), volumeId });
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, volume: volumeId, server: vm.id }, 'a volume could not be attached to its new server');
+      await this.store.updateVolume(volumeId, { status: 'AVAILABLE', server_id: null, disk_index: null, job_action: '', job_id: null, updated_at: Date.now() });
+    }
+  }
+
+  /**
+   * The volumes a new server is made with (in its transaction): new ones CREATING, on its backend,
+   * charged by the server; existing ones claimed (they keep their own charge), those with a kept
+   * disk ATTACHING after the others, the rest CREATING with the instance.
+   */
   async addServerVolumes(tx: ComputeStore, vm: { id: number; user_id: string; project: string; backend_id: number; volumeTypeId: number }, disks: ServerDisk[]): Promise<number[]> {
     const store = new VolumeStore(tx.db);
-    const ids = [];
+    const ids: number[] = [];
+    let kept = 0;
+    for (const d of disks) {
+      if (d.existing === undefined) continue;
+      const v = await store.volume(d.existing);
+      if (!v || v.status !== 'AVAILABLE' || v.server_id !== null) throw new Conflict(`Volume ${d.existing} changed while the server was being created`);
+      if (v.backend_id !== null) kept++;
+    }
+    let later = disks.length - kept;
+    let index = 0;
     for (const [i, d] of disks.entries()) {
       const now = Date.now();
+      if (d.existing !== undefined) {
+        const isKept = (await store.volume(d.existing))!.backend_id !== null;
+        await store.updateVolume(d.existing, {
+          status: isKept ? 'ATTACHING' : 'CREATING', server_id: vm.id, disk_index: isKept ? later++ : index++, backend_id: vm.backend_id,
+          delete_on_termination: d.deleteOnTermination ? 1 : 0, updated_at: now,
+        });
+        ids.push(d.existing);
+        continue;
+      }
+      const diskIndex = index++;
       ids.push(await store.addVolume({
         name: i === 0 ? '' : `Volume ${i} of server ${vm.id}`, description: '', user_id: vm.user_id, project: vm.project, shared_to_project: 0, size: d.sizeGiB,
-        volume_type_id: vm.volumeTypeId, delete_on_termination: d.deleteOnTermination ? 1 : 0, source: d.source, status: 'CREATING', server_id: vm.id, disk_index: i,
+        volume_type_id: vm.volumeTypeId, delete_on_termination: d.deleteOnTermination ? 1 : 0, source: d.source, status: 'CREATING', server_id: vm.id, disk_index: diskIndex,
         backend_id: vm.backend_id, job_id: null, job_action: '', charged: 0, deleted: 0, created_at: now, updated_at: now,
       }));
     }
@@ -458,7 +506,8 @@ export class Volumes {
    */
   async afterDestroy(serverId: number, db: Kysely<CycladesDB>): Promise<VolumeRow[]> {
     const store = new VolumeStore(db);
-    const gone = await store.volumes(null, { serverIds: [serverId] });
+    // A volume being attached is settled by its job: gone with the server if it joined it, else available again.
+    const gone = (await store.volumes(null, { serverIds: [serverId] })).filter((x) => x.status !== 'ATTACHING');
     for (const v of gone) await store.updateVolume(Number(v.id), { status: 'DELETED', deleted: 1, job_id: null, job_action: '', updated_at: Date.now() });
     return gone.filter((v) => Number(v.charged) > 0);
   }
