@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { call, dbTargets, startTestNode, type TestNode } from '../test/harness.js';
 import { storeUser, type StoreUser } from '../test/object-store.js';
 import { computeQuota, driversUnderTest, registerImage, waitForServer, withCyclades } from '../test/compute.js';
+import { bootstrapNetworks } from './service.js';
 
 const GiB = 2 ** 30;
 
@@ -13,6 +14,14 @@ for (const db of dbTargets()) describe(`volumes, ${db.name}`, () => {
   const vol = (path: string, init: Parameters<typeof call>[1] = {}, who: { token: string } = u) => call(`${t.url}/cyclades/volume/v2.0${path}`, { token: who.token, ...init });
   const compute = (path: string, init: Parameters<typeof call>[1] = {}, who: { token: string } = u) => call(`${t.url}/cyclades/compute/v2.0${path}`, { token: who.token, ...init });
   const disk = async (who: StoreUser = u) => (await computeQuota(t, who))['cyclades.disk']!;
+  /** Polls the disk quota until its usage is `bytes` (a deleted server gives its charge back just after it shows DELETED). */
+  const usageBecomes = async (bytes: number, what = 'disk usage') => {
+    const deadline = Date.now() + 15_000;
+    let q = await disk();
+    while (q.usage !== bytes && Date.now() < deadline) { await new Promise((r) => setTimeout(r, 30)); q = await disk(); }
+    assert.equal(q.usage, bytes, what);
+    assert.equal(q.pending, 0, 'nothing pending');
+  };
   /** Polls a volume until its status is `status`. */
   const until = async (id: string, status: string) => {
     const deadline = Date.now() + 15_000;
@@ -35,6 +44,7 @@ for (const db of dbTargets()) describe(`volumes, ${db.name}`, () => {
     await withCyclades(t, async (c) => {
       await c.backends.add({ clustername: `vol-${db.name}-${process.pid}.fake`, driver: 'fake' });
       await c.flavors.create([1], [512], [1], ['file']);
+      await bootstrapNetworks(c, t.node.context.settings);
     });
     u = await storeUser(t, 'vols');
     image = await registerImage(t, u, 'debian', true);
@@ -95,8 +105,7 @@ for (const db of dbTargets()) describe(`volumes, ${db.name}`, () => {
     assert.equal((await compute(`/servers/${server}`, { method: 'DELETE' })).status, 204);
     await waitForServer(t, u.token, server, ['DELETED']);
     assert.equal((await vol(`/volumes/${root}`)).json.volume.status, 'deleted', 'the root volume goes with its server');
-    const q = await disk();
-    assert.deepEqual([q.usage, q.pending], [start, 0]);
+    await usageBecomes(start);
   });
 
   it('a volume detached from a server holds its own charge after the server is gone', async () => {
@@ -124,7 +133,7 @@ for (const db of dbTargets()) describe(`volumes, ${db.name}`, () => {
     await until(extra, 'available');
     assert.equal((await compute(`/servers/${server}`, { method: 'DELETE' })).status, 204);
     await waitForServer(t, u.token, server, ['DELETED']);
-    assert.equal((await disk()).usage, start + GiB, 'the detached volume keeps its gigabyte');
+    await usageBecomes(start + GiB, 'the detached volume keeps its gigabyte');
 
     // Existing volumes in a mapping: one whose disk the cluster keeps (attached after the creation), one never attached (made with it).
     const fresh = (await vol('/volumes', { json: { volume: { display_name: 'fresh', size: 1 } } })).json.volume.id as string;
@@ -147,7 +156,7 @@ for (const db of dbTargets()) describe(`volumes, ${db.name}`, () => {
     assert.equal((await compute(`/servers/${second}`, { method: 'DELETE' })).status, 204);
     await waitForServer(t, u.token, second, ['DELETED']);
     for (const v of [extra, fresh]) assert.equal((await vol(`/volumes/${v}`)).json.volume.status, 'deleted');
-    assert.equal((await disk()).usage, start);
+    await usageBecomes(start);
 
     // A detached volume whose disk the cluster keeps: deleting it makes a helper instance take the disk and go with it.
     const lone = (await vol('/volumes', { json: { volume: { display_name: 'lone', size: 1 } } })).json.volume.id as string;
@@ -161,7 +170,7 @@ for (const db of dbTargets()) describe(`volumes, ${db.name}`, () => {
     await until(lone, 'deleted');
     await compute(`/servers/${s3.json.server.id}`, { method: 'DELETE' });
     await waitForServer(t, u.token, s3.json.server.id, ['DELETED']);
-    assert.equal((await disk()).usage, start);
+    await usageBecomes(start);
     const leftovers = await withCyclades(t, async (c) => (await c.backends.driver((await c.backends.list())[0]!).listInstances()).filter((i) => i.name.includes('purge')));
     assert.deepEqual(leftovers, [], 'the helper instance is gone');
   });
@@ -232,6 +241,46 @@ for (const db of dbTargets()) describe(`volumes, ${db.name}`, () => {
     await compute(`/servers/${server}`, { method: 'DELETE' });
   });
 
+  it('gives one volume to one request: concurrent attaches, and a delete racing an attach', async () => {
+    const mk = async (name: string) => {
+      const r = await compute('/servers', { json: { server: { name, imageRef: image, flavorRef: 1, networks: [] } } });
+      await waitForServer(t, u.token, r.json.server.id, ['ACTIVE']);
+      return r.json.server.id as number;
+    };
+    const [p, q] = [await mk('p'), await mk('q')];
+    const id = (await vol('/volumes', { json: { volume: { display_name: 'contested', size: 1 } } })).json.volume.id as string;
+    const attach = (server: number) => compute(`/servers/${server}/os-volume_attachments`, { json: { volumeAttachment: { volumeId: id } } });
+    const both = await Promise.all([attach(p), attach(q)]);
+    assert.deepEqual(both.map((r) => r.status).filter((x) => x === 202), [202], `one attach wins: ${both.map((r) => r.status)}`);
+    await until(id, 'in_use');
+    const holders = [];
+    for (const server of [p, q]) if ((await disks(server))!.some(([n]) => n === `snf-vol-${id}`)) holders.push(server);
+    assert.equal(holders.length, 1, 'the disk is on one server');
+    const other = (await vol('/volumes', { json: { volume: { display_name: 'raced', size: 1 } } })).json.volume.id as string;
+    const race = await Promise.all([vol(`/volumes/${other}`, { method: 'DELETE' }), compute(`/servers/${p}/os-volume_attachments`, { json: { volumeAttachment: { volumeId: other } } })]);
+    assert.equal(race.filter((r) => r.status === 202).length, 1, `delete or attach, not both: ${race.map((r) => r.status)}`);
+    for (const server of [p, q]) await compute(`/servers/${server}`, { method: 'DELETE' });
+  });
+
+  it('attaches a kept volume named in a mapping after a creation that waits for its networks', async () => {
+    const lan = (await call(`${t.url}/cyclades/network/v2.0/networks`, { token: u.token, json: { network: { name: 'vol-lan' } } })).json.network;
+    await call(`${t.url}/cyclades/network/v2.0/subnets`, { token: u.token, json: { subnet: { network_id: lan.id, cidr: '10.66.0.0/24' } } });
+    const holder = await compute('/servers', { json: { server: { name: 'holder', imageRef: image, flavorRef: 1, networks: [] } } });
+    await waitForServer(t, u.token, holder.json.server.id, ['ACTIVE']);
+    const id = (await vol('/volumes', { json: { volume: { display_name: 'kept', size: 1 } } })).json.volume.id as string;
+    assert.equal((await compute(`/servers/${holder.json.server.id}/os-volume_attachments`, { json: { volumeAttachment: { volumeId: id } } })).status, 202);
+    await until(id, 'in_use');
+    assert.equal((await compute(`/servers/${holder.json.server.id}/os-volume_attachments/${id}`, { method: 'DELETE' })).status, 202);
+    await until(id, 'available');
+    const s = await compute('/servers', { json: { server: { name: 'netted', imageRef: image, flavorRef: 1, networks: [{ uuid: lan.id }], block_device_mapping_v2: [
+      { uuid: image, source_type: 'image', volume_size: 1, boot_index: 0 }, { uuid: id, source_type: 'volume' }] } } });
+    assert.equal(s.status, 202, s.text);
+    await waitForServer(t, u.token, s.json.server.id, ['ACTIVE']);
+    await until(id, 'in_use');
+    assert.ok((await disks(s.json.server.id))!.some(([n]) => n === `snf-vol-${id}`));
+    for (const server of [holder.json.server.id, s.json.server.id]) await compute(`/servers/${server}`, { method: 'DELETE' });
+  });
+
   it('refuses what it should: other users, bad sizes, over quota (nothing pending), bad mappings', async () => {
     const other = await storeUser(t, 'vols-other');
     const mine = (await vol('/volumes', { json: { volume: { display_name: 'mine', size: 1 } } })).json.volume.id as string;
@@ -254,13 +303,14 @@ for (const db of dbTargets()) describe(`volumes, ${db.name}`, () => {
     assert.equal((await vol(`/volumes/${mine}/metadata/nope`, { method: 'DELETE' })).status, 400);
     assert.equal((await vol(`/volumes/${mine}/metadata/a`, { method: 'DELETE' })).status, 200);
     // A volume asked for on a server that cannot take it is not kept (nor charged).
-    const before = (await disk()).usage;
     const stopped = await compute('/servers', { json: { server: { name: 'full', imageRef: image, flavorRef: 1, networks: [] } } });
     await waitForServer(t, u.token, stopped.json.server.id, ['ACTIVE']);
     const tooMany = [];
     for (let i = 0; i < 8; i++) tooMany.push(await vol('/volumes', { json: { volume: { display_name: `v${i}`, size: 1, server_id: stopped.json.server.id } } }));
     assert.deepEqual(tooMany.map((r) => r.status), [202, 202, 202, 202, 202, 202, 202, 400], 'eight disks at most, the root one included');
-    assert.equal((await disk()).usage, before + 8 * GiB, 'seven new volumes and the root one; the refused one left nothing');
+    const eighth = (await vol('/volumes/detail', { method: 'GET' })).json.volumes.filter((v: { display_name: string }) => v.display_name === 'v7');
+    assert.deepEqual(eighth, [], 'the refused volume is not kept');
+    assert.equal((await withCyclades(t, (c) => c.volumes.store.volumes(null, { includeDeleted: true }))).find((v) => v.name === 'v7')?.charged ?? 0, 0, 'nor charged');
     await compute(`/servers/${stopped.json.server.id}`, { method: 'DELETE' });
     await waitForServer(t, u.token, stopped.json.server.id, ['DELETED']);
     const bad = await compute('/servers', { json: { server: { name: 'b', imageRef: image, flavorRef: 1, block_device_mapping_v2: [{ source_type: 'blank', volume_size: 1 }] } } });

@@ -137,7 +137,7 @@ export interface ComputeBackend {
   /** Takes a disk off an instance and keeps it, data and all, in the cluster (Ganeti 3's `detach`), to be attached again. */
   detachDisk(instance: string, name: string): Promise<number>;
   /** Attaches a disk the cluster keeps detached (Ganeti 3's `attach`, by name) to an instance. */
-  attachDisk(instance: string, name: string): Promise<number>;
+  attachDisk(instance: string, name: string, after?: After): Promise<number>;
   /** Adds tags to an instance (Ganeti OP_TAGS_SET). */
   addTags(instance: string, tags: string[]): Promise<number>;
   /** Removes tags from an instance (Ganeti OP_TAGS_DEL). */

@@ -158,11 +158,11 @@ export class FakeBackend implements ComputeBackend {
   }
   removeDisk(instance: string, name: string): Promise<number> { return this.submit('OP_INSTANCE_SET_PARAMS', instance, { op: 'disk-remove', name }); }
   detachDisk(instance: string, name: string): Promise<number> { return this.submit('OP_INSTANCE_SET_PARAMS', instance, { op: 'disk-detach', name }); }
-  async attachDisk(instance: string, name: string): Promise<number> {
+  async attachDisk(instance: string, name: string, after?: After): Promise<number> {
     // Refused before any job, as the Ganeti driver does (Ganeti's own job would move the disk's file first).
     const holder = this.holderOf(name);
     if (holder) throw new BackendRefused(`Disk '${name}' is already attached to instance '${holder}'`);
-    return this.submit('OP_INSTANCE_SET_PARAMS', instance, { op: 'disk-attach', name });
+    return this.submit('OP_INSTANCE_SET_PARAMS', instance, { op: 'disk-attach', name }, after);
   }
   addTags(instance: string, tags: string[]): Promise<number> { return this.submit('OP_TAGS_SET', instance, { op: 'tags-add', tags }); }
   removeTags(instance: string, tags: string[]): Promise<number> { return this.submit('OP_TAGS_DEL', instance, { op: 'tags-remove', tags }); }

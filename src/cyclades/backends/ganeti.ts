@@ -149,12 +149,12 @@ export class GanetiBackend implements ComputeBackend {
   removeDisk(instance: string, name: string): Promise<number> { return this.modify(instance, { disks: [['remove', name, {}]] }); }
   /** Ganeti moves a file disk out of its instance's directory (`<storage dir>/<file>`) and keeps it in its configuration only. */
   detachDisk(instance: string, name: string): Promise<number> { return this.modify(instance, { disks: [['detach', name, {}]] }); }
-  async attachDisk(instance: string, name: string): Promise<number> {
+  async attachDisk(instance: string, name: string, after?: After): Promise<number> {
     // Ganeti 3.0 moves a file disk into the instance's directory before it checks that the disk is
     // free: attaching one that another instance holds would strand it there and block that instance's removal.
     const holder = await this.holderOf(name);
     if (holder) throw new BackendRefused(`Disk '${name}' is already attached to instance '${holder}'`);
-    return this.modify(instance, { disks: [['attach', -1, { name }]] });
+    return this.modify(instance, { disks: [['attach', -1, { name }]], ...dependsOn(after) });
   }
 
   /** The instance a disk of that name is attached to, if any (a query of the configuration only, cheap). */

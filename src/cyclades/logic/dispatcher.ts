@@ -70,6 +70,7 @@ export class Dispatcher {
     }
     for (const vm of await this.store.stuckBuilds(Date.now() - this.opts.buildTimeoutMs)) {
       await failCreation(this.store, this.charges, Number(vm.id), 'Server creation was interrupted before it reached its backend');
+      await this.volumes?.afterCreate(Number(vm.id), false);
       this.log.warn({ server: vm.id }, 'server creation was interrupted before it reached its backend');
     }
     for (const t of await this.store.openTagJobs()) {

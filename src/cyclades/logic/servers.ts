@@ -121,6 +121,14 @@ export class Servers {
 
     // Ports (and their addresses) first: a request for a network that cannot be met costs nothing.
     const { ports: portIds, made: madePorts } = this.ports ? await this.ports.forNewServer(user, req.networks) : { ports: [], made: [] };
+    if (req.blockDevices && this.volumes) {
+      if (req.blockDevices.length > this.volumes.opts.maxPerServer) throw new BadRequest('Maximum volumes per server limit reached');
+      for (const b of req.blockDevices) {
+        if (b.sourceType === 'volume') continue;
+        if ((b.sizeGiB ?? 0) > this.volumes.opts.maxSize) throw new BadRequest(`Maximum volume size is ${this.volumes.opts.maxSize}GB`);
+        if (!b.deleteOnTermination) throw new BadRequest(`Volumes of '${flavor.disk_template}' disk template cannot have 'delete_on_termination' attribute set to 'False'`);
+      }
+    }
     // Volumes the mapping names are the user's available ones, of the flavor's volume type; they stay charged as they are.
     const existing = new Map<number, VolumeRow>();
     for (const [i, b] of (req.blockDevices ?? []).entries()) {
@@ -193,6 +201,8 @@ export class Servers {
         depends = bound.depends;
       } catch (err) {
         await failCreation(this.store, this.charges, id, `Could not prepare the server's networks: ${(err as Error).message}`);
+        await this.volumes?.afterCreate(id, false);
+        for (const v of existing.values()) if (v.backend_id !== null) await this.volumes?.attachAfterCreate(Number(v.id), (await this.store.server(id))!);
         return { vm: (await this.store.server(id))!, adminPass };
       }
     }
@@ -219,6 +229,7 @@ export class Servers {
         return;
       }
       await failCreation(this.store, this.charges, id, `Could not create the server on its backend: ${(err as Error).message}`);
+      await this.volumes?.afterCreate(id, false);
       this.log.warn({ server: id, err: (err as Error).message }, 'server creation failed');
     }
   }

@@ -220,14 +220,15 @@ export class Volumes {
     if (action === 'ADD' && vol.source !== 'blank' && !this.backends.driver(await this.backends.get(Number(vm.backend_id))).simulated) {
       throw new Conflict(`Volume ${vid} was made from ${vol.source}, and a new disk on this backend cannot be filled with it; only a server's root volume comes from an image there`);
     }
+    const live = await this.compute.server(Number(vm.id));
+    if (!live || live.deleted || live.task_state === 'DESTROYING') throw new BadRequest('Server has been deleted.');
+    if (live.operstate === 'BUILD') throw new BuildInProgress('Server is being built.');
     const claimed = await this.store.transaction(async (tx) => {
       const attached = await tx.volumes(null, { serverIds: [Number(vm.id)] });
       if (attached.length >= this.opts.maxPerServer) throw new BadRequest('Maximum volumes per server limit reached');
-      const now = await tx.volume(vid);
-      if (!now || now.status !== 'AVAILABLE') return false;
-      const index = Math.max(-1, ...attached.map((v) => Number(v.disk_index ?? 0))) + 1;
-      await tx.updateVolume(vid, { status: 'ATTACHING', server_id: Number(vm.id), disk_index: index, job_action: action, updated_at: Date.now() });
-      return true;
+      // Index 0 is the root disk (also of servers without a root volume record: imported or older ones).
+      const index = Math.max(0, ...attached.map((v) => Number(v.disk_index ?? 0))) + 1;
+      return tx.claim(vid, ['AVAILABLE'], { status: 'ATTACHING', server_id: Number(vm.id), disk_index: index, job_action: action, updated_at: Date.now() }, { detached: true });
     });
     if (!claimed) throw new Conflict(`Volume ${vid} changed while it was being attached; try again`);
     const backendId = Number(vm.backend_id);
@@ -269,7 +270,11 @@ export class Volumes {
       return;
     }
     if (vol.status !== 'AVAILABLE' && vol.status !== 'ERROR') throw new BadRequest(`Volume is in invalid state: ${vol.status}`);
-    if (vol.backend_id === null) { await this.finish([vol], this.store); return; }
+    if (vol.backend_id === null) {
+      if (!(await this.store.claim(Number(vol.id), [vol.status], { status: 'DELETING', updated_at: Date.now() }, { detached: true }))) throw new Conflict(`Volume ${vol.id} changed while it was being deleted; try again`);
+      await this.finish([vol], this.store);
+      return;
+    }
     await this.purge(vol);
   }
 
@@ -283,16 +288,14 @@ export class Volumes {
    */
   private async purge(vol: VolumeRow): Promise<void> {
     const vid = Number(vol.id);
-    const claimed = await this.store.transaction(async (tx) => {
-      const now = await tx.volume(vid);
-      if (!now || now.status !== vol.status || now.job_id !== null || now.server_id !== null) return false;
-      await tx.updateVolume(vid, { status: 'DELETING', job_action: 'PURGE_CREATE', updated_at: Date.now() });
-      return true;
-    });
-    if (!claimed) throw new Conflict(`Volume ${vid} changed while it was being deleted; try again`);
+    // Each purge has a helper of its own name, so a helper a failed purge left behind never blocks the next.
+    const helper = `${this.purgeHelper(vid)}-${Date.now().toString(36)}`;
+    if (!(await this.store.claim(vid, [vol.status], { status: 'DELETING', job_action: `PURGE_CREATE:${helper}`, updated_at: Date.now() }, { detached: true }))) {
+      throw new Conflict(`Volume ${vid} changed while it was being deleted; try again`);
+    }
     const type = await this.type(Number(vol.volume_type_id));
-    await this.purgeStep(vol, 'PURGE_CREATE', (d) => d.createInstance({
-      name: this.purgeHelper(vid), vcpus: 1, memoryMiB: 128, diskTemplate: type.disk_template, disks: [{ sizeMiB: 64 }], nics: [],
+    await this.purgeStep(vol, `PURGE_CREATE:${helper}`, (d) => d.createInstance({
+      name: helper, vcpus: 1, memoryMiB: 128, diskTemplate: type.disk_template, disks: [{ sizeMiB: 64 }], nics: [],
       os: this.opts.osProvider, osparams: {}, osparamsSecret: {}, hvparams: {}, tags: ['synnefo:purge-helper'], start: false, noInstall: true,
     }), vol.status);
   }
@@ -311,18 +314,18 @@ export class Volumes {
     }
   }
 
+  /** Removes a purge helper left by a failed purge (best effort: an operator sees it in the instance list otherwise). */
+  private async dropHelper(vol: VolumeRow, helper: string): Promise<void> {
+    const driver = this.backends.driver(await this.backends.get(Number(vol.backend_id)));
+    await driver.deleteInstance(helper).catch((err: unknown) => this.log.warn({ err: (err as Error).message, helper }, 'a purge helper could not be removed'));
+  }
+
   private async diskJob(vol: VolumeRow, action: string, status: string, submit: (d: ReturnType<Backends['driver']>, instance: string) => Promise<number>): Promise<VolumeRow> {
     const vid = Number(vol.id);
     const vm = await this.compute.server(Number(vol.server_id));
     if (!vm || vm.deleted || vm.backend_id === null) throw new BadRequest(`Virtual machine '${vol.server_id}' does not exist`);
     if (vm.operstate === 'BUILD') throw new BuildInProgress('Server is being built.');
-    const claimed = await this.store.transaction(async (tx) => {
-      const now = await tx.volume(vid);
-      if (!now || now.status !== vol.status || now.job_id !== null) return false;
-      await tx.updateVolume(vid, { status, job_action: action, updated_at: Date.now() });
-      return true;
-    });
-    if (!claimed) throw new Conflict(`Volume ${vid} changed while the request was made; try again`);
+    if (!(await this.store.claim(vid, [vol.status], { status, job_action: action, updated_at: Date.now() }))) throw new Conflict(`Volume ${vid} changed while the request was made; try again`);
     try {
       const driver = this.backends.driver(await this.backends.get(Number(vm.backend_id)));
       const jobId = await submit(driver, this.opts.instanceName(Number(vm.id)));
@@ -342,23 +345,26 @@ export class Volumes {
     if (!vol || Number(vol.job_id) !== state.id) return;
     const ok = state.status === 'success';
     const t = Date.now();
-    switch (vol.job_action) {
+    const [step, purgeHelperOf = ''] = vol.job_action.split(/:(.*)/s) as [string, string | undefined];
+    switch (step) {
       case 'PURGE_CREATE': case 'PURGE_ATTACH': {
-        const helper = this.purgeHelper(volumeId);
+        const helper = purgeHelperOf;
         if (ok) {
-          await this.purgeStep(vol, vol.job_action === 'PURGE_CREATE' ? 'PURGE_ATTACH' : 'PURGE_REMOVE', (d) => (vol.job_action === 'PURGE_CREATE' ? d.attachDisk(helper, this.diskName(volumeId)) : d.deleteInstance(helper)))
-            .catch((err: unknown) => this.log.warn({ err: (err as Error).message, volume: volumeId }, 'a purge step could not be submitted'));
+          const next = step === 'PURGE_CREATE' ? `PURGE_ATTACH:${helper}` : `PURGE_REMOVE:${helper}`;
+          await this.purgeStep(vol, next, (d) => (step === 'PURGE_CREATE' ? d.attachDisk(helper, this.diskName(volumeId)) : d.deleteInstance(helper)))
+            .catch(async (err: unknown) => {
+              this.log.warn({ err: (err as Error).message, volume: volumeId }, 'a purge step could not be submitted');
+              if (step === 'PURGE_CREATE') await this.dropHelper(vol, helper);
+            });
         } else {
           // The disk stays where it was; the helper (if made) goes.
           await this.store.updateVolume(volumeId, { status: 'AVAILABLE', job_id: null, job_action: '', updated_at: t });
-          if (vol.job_action === 'PURGE_ATTACH') {
-            const driver = this.backends.driver(await this.backends.get(Number(vol.backend_id)));
-            await driver.deleteInstance(helper).catch(() => undefined);
-          }
+          if (step === 'PURGE_ATTACH') await this.dropHelper(vol, helper);
         }
         break;
       }
       case 'PURGE_REMOVE':
+        // A helper that could not be removed holds the disk: the volume is in ERROR; reconcile-servers does not touch helpers.
         if (ok || /not known|does not exist|not found/i.test(state.message)) await this.finish([vol], this.store);
         else await this.store.updateVolume(volumeId, { status: 'ERROR', job_id: null, job_action: '', updated_at: t });
         break;
@@ -386,10 +392,24 @@ export class Volumes {
 
   /** A volume off its server: it holds its own charge from now on (moved from the server's, without a commission). */
   private async detached(vol: VolumeRow): Promise<void> {
-    await this.compute.transaction(async (ctx) => {
+    const held = await this.compute.transaction(async (ctx) => {
       const { charged, project } = await this.takeCharge(ctx, vol);
       await new VolumeStore(ctx.db).updateVolume(Number(vol.id), { status: 'AVAILABLE', server_id: null, disk_index: null, job_id: null, job_action: '', charged, project, updated_at: Date.now() });
+      return charged;
     });
+    // Its server was deleted (and gave its charge back) before the detach ended: the volume is charged anew.
+    if (held === 0) await this.chargeOwn((await this.store.volume(Number(vol.id)))!);
+  }
+
+  /** Charges a volume that holds no charge for its size, by a forced commission (it exists: the charge follows the fact). */
+  private async chargeOwn(vol: VolumeRow): Promise<void> {
+    const bytes = Number(vol.size) * GiB;
+    const serial = await this.quota.issueCommission({ provisions: chargeProvisions(vol.user_id, vol.project, DISK, bytes), name: `cyclades: keep volume ${vol.id}`, force: true });
+    await this.store.transaction(async (tx) => {
+      await tx.updateVolume(Number(vol.id), { charged: bytes, updated_at: Date.now() });
+      await new NetworkStore(tx.db, this.records.dialect).addSerial({ serial, kind: 'volume', resource_id: Number(vol.id), action: 'KEEP', quantities: JSON.stringify({ [DISK]: bytes }), accept: 1, resolved: 0, created_at: Date.now() });
+    });
+    await this.resolve([serial]);
   }
 
   /**
@@ -445,7 +465,8 @@ export class Volumes {
   async attachAfterCreate(volumeId: number, vm: ServerRow): Promise<void> {
     const driver = this.backends.driver(await this.backends.get(Number(vm.backend_id)));
     try {
-      const jobId = await driver.attachDisk(this.opts.instanceName(Number(vm.id)), this.diskName(volumeId));
+      if (vm.job_id === null || vm.job_opcode !== 'OP_INSTANCE_CREATE') throw new Error('the server\'s creation was not submitted');
+      const jobId = await driver.attachDisk(this.opts.instanceName(Number(vm.id)), this.diskName(volumeId), { depends: [Number(vm.job_id)] });
       await this.store.updateVolume(volumeId, { job_id: jobId, job_action: 'ATTACH', updated_at: Date.now() });
       await this.bus.publishJob({ backendId: Number(vm.backend_id), jobId, serverId: Number(vm.id), volumeId });
     } catch (err) {
@@ -475,10 +496,12 @@ export class Volumes {
       const now = Date.now();
       if (d.existing !== undefined) {
         const isKept = (await store.volume(d.existing))!.backend_id !== null;
-        await store.updateVolume(d.existing, {
+        // A kept disk is claimed for its attach job (undone by the stale-claim recovery if that job is never sent).
+        const claimed = await store.claim(d.existing, ['AVAILABLE'], {
           status: isKept ? 'ATTACHING' : 'CREATING', server_id: vm.id, disk_index: isKept ? later++ : index++, backend_id: vm.backend_id,
-          delete_on_termination: d.deleteOnTermination ? 1 : 0, updated_at: now,
-        });
+          job_action: isKept ? 'ATTACH' : '', delete_on_termination: d.deleteOnTermination ? 1 : 0, updated_at: now,
+        }, { detached: true });
+        if (!claimed) throw new Conflict(`Volume ${d.existing} changed while the server was being created`);
         ids.push(d.existing);
         continue;
       }
@@ -507,7 +530,7 @@ export class Volumes {
   async afterDestroy(serverId: number, db: Kysely<CycladesDB>): Promise<VolumeRow[]> {
     const store = new VolumeStore(db);
     // A volume being attached is settled by its job: gone with the server if it joined it, else available again.
-    const gone = (await store.volumes(null, { serverIds: [serverId] })).filter((x) => x.status !== 'ATTACHING');
+    const gone = (await store.volumes(null, { serverIds: [serverId] })).filter((x) => x.status !== 'ATTACHING' && x.status !== 'DETACHING');
     for (const v of gone) await store.updateVolume(Number(v.id), { status: 'DELETED', deleted: 1, job_id: null, job_action: '', updated_at: Date.now() });
     return gone.filter((v) => Number(v.charged) > 0);
   }
@@ -581,7 +604,9 @@ export class Volumes {
       ? await this.quota.issueCommission({ provisions: reassignProvisions(vol.user_id, vol.project, project, { [DISK]: bytes }), name: `cyclades: reassign volume ${vol.id}` }).catch((err: unknown) => { throw asOverLimit(err); })
       : null;
     await this.store.transaction(async (tx) => {
-      await tx.updateVolume(Number(vol.id), { project, ...(shared === undefined ? {} : { shared_to_project: shared ? 1 : 0 }), updated_at: Date.now() });
+      const moved = await tx.db.updateTable('volumes').set({ project, ...(shared === undefined ? {} : { shared_to_project: shared ? 1 : 0 }), updated_at: Date.now() })
+        .where('id', '=', Number(vol.id)).where('project', '=', vol.project).where('deleted', '=', 0).where('charged', '=', vol.charged).executeTakeFirst();
+      if (Number(moved.numUpdatedRows) === 0) throw new Conflict(`Volume ${vol.id} changed while it was being reassigned; try again`);
       if (serial !== null) await new NetworkStore(tx.db, this.records.dialect).addSerial({ serial, kind: 'volume', resource_id: Number(vol.id), action: 'REASSIGN', quantities: '{}', accept: 1, resolved: 0, created_at: Date.now() });
     }).catch(async (err) => { if (serial !== null) await this.quota.rejectCommission(serial).catch(() => undefined); throw err; });
     if (serial !== null) await this.resolve([serial]);

@@ -57,6 +57,16 @@ export class VolumeStore {
   async updateVolume(id: number, changes: Updateable<VolumesTable>): Promise<void> {
     await this.db.updateTable('volumes').set(changes).where('id', '=', id).execute();
   }
+  /**
+   * Changes a volume only if it is still in one of `statuses` with no job and no job claimed (and,
+   * with `detached`, on no server): one statement, so two requests cannot both claim it.
+   */
+  async claim(id: number, statuses: string[], changes: Updateable<VolumesTable>, opts: { detached?: boolean } = {}): Promise<boolean> {
+    let q = this.db.updateTable('volumes').set(changes).where('id', '=', id).where('status', 'in', statuses)
+      .where('job_id', 'is', null).where('job_action', '=', '').where('deleted', '=', 0);
+    if (opts.detached) q = q.where('server_id', 'is', null);
+    return Number((await q.executeTakeFirst()).numUpdatedRows) > 0;
+  }
   /** Volumes claimed for a disk job whose id was never recorded (the claiming process stopped), before `before`. */
   staleClaims(before: number): Promise<VolumeRow[]> {
     return this.db.selectFrom('volumes').selectAll().where('job_id', 'is', null).where('job_action', '<>', '').where('deleted', '=', 0).where('updated_at', '<', before).execute();
