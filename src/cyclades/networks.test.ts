@@ -2,9 +2,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, dbTargets, startTestNode, withAstakos, type TestNode } from '../test/harness.js';
 import { storeUser, type StoreUser } from '../test/object-store.js';
-import { computeQuota, driversUnderTest, memberProjects, registerImage, waitForServer, withCyclades } from '../test/compute.js';
+import { computeQuota, driversUnderTest, memberProjects, pollUntil, registerImage, waitForServer, withCyclades } from '../test/compute.js';
 import { InProcessQuotaClient } from '../astakos/logic/quota-client.js';
 import { bootstrapNetworks } from './service.js';
+import { mac2eui64 } from './logic/networks.js';
 
 const PUBLIC_CIDR = '10.9.0.0/24';
 
@@ -28,16 +29,8 @@ for (const db of dbTargets()) describe(`networks, subnets, ports and floating IP
     return (await waitForServer(t, u.token, res.json.server.id, ['ACTIVE'])) as { id: number; addresses: Record<string, { addr: string; version: number; 'OS-EXT-IPS:type': string; 'OS-EXT-IPS-MAC:mac_addr': string }[]> };
   };
   /** Polls a server until `check` holds for it. */
-  const until = async (u: StoreUser, id: number, check: (s: any) => boolean, what: string) => {
-    const deadline = Date.now() + 15_000;
-    let last: any;
-    while (Date.now() < deadline) {
-      last = (await call(`${compute}/servers/${id}`, { token: u.token })).json.server;
-      if (check(last)) return last;
-      await new Promise((r) => setTimeout(r, 30));
-    }
-    assert.fail(`server ${id}: ${what}; last addresses ${JSON.stringify(last?.addresses)}`);
-  };
+  const until = (u: StoreUser, id: number, check: (s: any) => boolean, what: string) =>
+    pollUntil(async () => (await call(`${compute}/servers/${id}`, { token: u.token })).json.server, check, `server ${id}: ${what}`);
 
   before(async () => {
     t = await startTestNode({ db, settings: { 'cyclades.fake_job_ms': 20, 'cyclades.public_network_cidr': PUBLIC_CIDR } });
@@ -175,11 +168,7 @@ for (const db of dbTargets()) describe(`networks, subnets, ports and floating IP
     assert.equal((await a.get('/ports')).json.ports.filter((x: { device_id: string }) => x.device_id === String(p.id)).length, 0, 'ports go with their server');
     const del = await a.del(`/networks/${priv.id}`);
     assert.equal(del.status, 204, del.text);
-    const deadline = Date.now() + 15_000;
-    while ((await a.get(`/networks/${priv.id}`)).json.network.status !== 'DELETED') {
-      assert.ok(Date.now() < deadline, 'the network is removed from its backend, then DELETED');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await pollUntil(async () => (await a.get(`/networks/${priv.id}`)).json.network.status, (x) => x === 'DELETED', 'the network is removed from its backend, then DELETED');
     await call(`${compute}/servers/${s.id}`, { token: alice.token, method: 'DELETE' });
   });
 
@@ -302,13 +291,7 @@ for (const db of dbTargets()) describe(`networks, subnets, ports and floating IP
     const nic = (await a.get('/ports')).json.ports.find((p: { device_id: string }) => p.device_id === String(s.id)).id as string;
     const act = (json: unknown) => call(`${compute}/servers/${s.id}/action`, { token: dave.token, json });
     const tags = async () => withCyclades(t, async (c) => (await c.backends.driver((await c.backends.list())[0]!).instance(`snf-${s.id}`))!.tags.filter((x) => x.startsWith('synnefo:network:')));
-    const until = async (want: string[]) => {
-      const deadline = Date.now() + 10_000;
-      while (JSON.stringify(await tags()) !== JSON.stringify(want)) {
-        assert.ok(Date.now() < deadline, `tags ${JSON.stringify(await tags())}, want ${JSON.stringify(want)}`);
-        await new Promise((r) => setTimeout(r, 30));
-      }
-    };
+    const until = (want: string[]) => pollUntil(tags, (x) => JSON.stringify(x) === JSON.stringify(want), `tags ${JSON.stringify(want)}`);
     assert.equal((await act({ firewallProfile: { profile: 'ENABLED', nic } })).status, 202);
     await until([`synnefo:network:snf-nic-${nic}:protected`]);
     assert.equal((await act({ firewallProfile: { profile: 'PROTECTED', nic } })).status, 202);
@@ -318,6 +301,24 @@ for (const db of dbTargets()) describe(`networks, subnets, ports and floating IP
     assert.equal((await act({ firewallProfile: { profile: 'ENABLED', nic: '999999' } })).status, 404);
     assert.equal((await act({ firewallProfile: { profile: 'OPEN', nic } })).status, 400);
     await call(`${compute}/servers/${s.id}`, { token: dave.token, method: 'DELETE' });
+  });
+
+  it('gives a NIC on a dual-stack network the SLAAC (EUI-64) address of its MAC', async () => {
+    const erin = await storeUser(t, 'erin');
+    const a = as(erin);
+    const dual = (await a.post('/networks', { network: { name: 'dual' } })).json.network;
+    await a.post('/subnets', { subnet: { network_id: dual.id, cidr: '10.67.0.0/24' } });
+    await a.post('/subnets', { subnet: { network_id: dual.id, cidr: '2001:db8:67::/64', ip_version: 6 } });
+    const s = await server(erin, 'v6', [{ uuid: dual.id }]);
+    const got = await until(erin, s.id, (x) => x.addresses[dual.id]?.length === 2, 'both addresses');
+    const [v4, v6] = got.addresses[dual.id] as { version: number; addr: string; 'OS-EXT-IPS-MAC:mac_addr': string }[];
+    assert.deepEqual([v4!.version, v4!.addr, v6!.version], [4, '10.67.0.2', 6]);
+    assert.equal(v6!.addr, mac2eui64(v6!['OS-EXT-IPS-MAC:mac_addr'], '2001:db8:67::/64'));
+    assert.ok(v6!.addr.startsWith('2001:db8:67:0:'), v6!.addr);
+    assert.equal(mac2eui64('aa:00:00:12:34:56', '2001:db8:1:2::/64'), '2001:db8:1:2:a800:ff:fe12:3456', "Synnefo's example");
+    const port = (await a.get('/ports')).json.ports.find((p: { device_id: string }) => p.device_id === String(s.id));
+    assert.deepEqual(port.fixed_ips.map((f: { ip_address: string }) => f.ip_address), ['10.67.0.2', v6!.addr]);
+    await call(`${compute}/servers/${s.id}`, { token: erin.token, method: 'DELETE' });
   });
 
   it('reassign moves a network and a floating IP, with their charges, to another project of the owner', async () => {
@@ -351,15 +352,7 @@ for (const driver of driversUnderTest('n').filter((d) => d.name !== 'fake')) des
   const compute = (path: string, init: Parameters<typeof call>[1] = {}) => call(`${t.url}/cyclades/compute/v2.0${path}`, { token: u.token, ...init });
   const ganeti = <T>(f: (d: import('./backends/compute-backend.js').ComputeBackend) => Promise<T>) =>
     withCyclades(t, async (c) => f(c.backends.driver((await c.backends.list())[0]!)));
-  const until = async <T>(f: () => Promise<T | undefined>, what: string, ms = 120_000): Promise<T> => {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const v = await f();
-      if (v) return v;
-      assert.ok(Date.now() < deadline, what);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  };
+  const until = async <T>(f: () => Promise<T | undefined>, what: string): Promise<T> => (await pollUntil(f, (v) => !!v, what, 120_000, 250))!;
 
   before(async () => {
     t = await startTestNode({ settings: { ...driver.settings, 'cyclades.public_network_cidr': '10.12.0.0/24' } });

@@ -88,7 +88,7 @@ export async function openCyclades(opts: CycladesOptions): Promise<Cyclades> {
     maxMetadata: settings.int('cyclades.volume_max_metadata'), maxPerServer: 8, osProvider: settings.string('cyclades.os_provider'),
   }, opts.log);
   servers.volumes = volumes;
-  const snapshots = new Snapshots(database.db, volumes, backends, opts.snapshotStorage, opts.log);
+  const snapshots = new Snapshots(volumes.store, volumes, backends, opts.snapshotStorage, opts.log);
   const dispatcher = new Dispatcher(store, backends, charges, bus, tags, { rescanMs: 5000, waitS: 30, buildTimeoutMs: settings.int('cyclades.build_timeout_s') * 1000 }, opts.log);
   dispatcher.networks = { networks, ports };
   dispatcher.volumes = volumes;

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, dbTargets, startTestNode, type TestNode } from '../test/harness.js';
 import { storeUser, type StoreUser } from '../test/object-store.js';
-import { computeQuota, driversUnderTest, registerImage, waitForServer, withCyclades } from '../test/compute.js';
+import { computeQuota, driversUnderTest, pollUntil, registerImage, waitForServer, withCyclades } from '../test/compute.js';
 import { bootstrapNetworks } from './service.js';
 
 const GiB = 2 ** 30;
@@ -16,23 +16,11 @@ for (const db of dbTargets()) describe(`volumes, ${db.name}`, () => {
   const disk = async (who: StoreUser = u) => (await computeQuota(t, who))['cyclades.disk']!;
   /** Polls the disk quota until its usage is `bytes` (a deleted server gives its charge back just after it shows DELETED). */
   const usageBecomes = async (bytes: number, what = 'disk usage') => {
-    const deadline = Date.now() + 15_000;
-    let q = await disk();
-    while (q.usage !== bytes && Date.now() < deadline) { await new Promise((r) => setTimeout(r, 30)); q = await disk(); }
-    assert.equal(q.usage, bytes, what);
+    const q = await pollUntil(disk, (x) => x.usage === bytes, what);
     assert.equal(q.pending, 0, 'nothing pending');
   };
   /** Polls a volume until its status is `status`. */
-  const until = async (id: string, status: string) => {
-    const deadline = Date.now() + 15_000;
-    let last = '';
-    while (Date.now() < deadline) {
-      last = (await vol(`/volumes/${id}`)).json.volume.status;
-      if (last === status) return;
-      await new Promise((r) => setTimeout(r, 30));
-    }
-    assert.fail(`volume ${id} stayed ${last}, expected ${status}`);
-  };
+  const until = (id: string, status: string) => pollUntil(async () => (await vol(`/volumes/${id}`)).json.volume.status, (x) => x === status, `volume ${id} to become ${status}`);
   /** The simulated cluster's view of a server's disks. */
   const disks = (server: number) => withCyclades(t, async (c) => {
     const inst = await c.backends.driver((await c.backends.list())[0]!).instance(`snf-${server}`);
@@ -183,13 +171,7 @@ for (const db of dbTargets()) describe(`volumes, ${db.name}`, () => {
     const snap = await vol('/snapshots', { json: { snapshot: { volume_id: root, display_name: 'golden', display_description: 'before upgrade' } } });
     assert.equal(snap.status, 202, snap.text);
     const sid = snap.json.snapshot.id as string;
-    const deadline = Date.now() + 15_000;
-    let shown: any;
-    do {
-      shown = (await vol(`/snapshots/${sid}`)).json.snapshot;
-      if (shown.status === 'AVAILABLE') break;
-      await new Promise((r) => setTimeout(r, 30));
-    } while (Date.now() < deadline);
+    const shown = await pollUntil(async () => (await vol(`/snapshots/${sid}`)).json.snapshot, (x) => x.status === 'AVAILABLE', 'snapshot written');
     assert.deepEqual([shown.status, shown.display_name, shown.volume_id, shown.size], ['AVAILABLE', 'golden', root, 1]);
     // The snapshot is an object of the user's snapshots container, registered as an image.
     const listing = await call(`${t.url}/pithos/object-store/v1/${u.uuid}/snapshots?format=json`, { token: u.token });
@@ -328,16 +310,7 @@ for (const driver of driversUnderTest('v').filter((d) => d.name !== 'fake')) des
   const prefix = String(driver.settings['cyclades.instance_prefix']);
   const vol = (path: string, init: Parameters<typeof call>[1] = {}) => call(`${t.url}/cyclades/volume/v2.0${path}`, { token: u.token, ...init });
   const compute = (path: string, init: Parameters<typeof call>[1] = {}) => call(`${t.url}/cyclades/compute/v2.0${path}`, { token: u.token, ...init });
-  const until = async (id: string, status: string) => {
-    const deadline = Date.now() + 120_000;
-    let last = '';
-    while (Date.now() < deadline) {
-      last = (await vol(`/volumes/${id}`)).json.volume.status;
-      if (last === status) return;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    assert.fail(`volume ${id} stayed ${last}, expected ${status}`);
-  };
+  const until = (id: string, status: string) => pollUntil(async () => (await vol(`/volumes/${id}`)).json.volume.status, (x) => x === status, `volume ${id} to become ${status}`, 120_000, 250);
   const diskNames = (server: number) => withCyclades(t, async (c) => (await c.backends.driver((await c.backends.list())[0]!).instance(`${prefix}${server}`))?.diskNames);
 
   before(async () => {

@@ -122,6 +122,20 @@ export async function computeQuota(t: Pick<TestNode, 'node'>, u: { uuid: string 
   });
 }
 
+/**
+ * Reads `probe` every `every` ms until `done` holds for what it gives, and returns that; after
+ * `ms`, fails with `what` and the last reading.
+ */
+export async function pollUntil<T>(probe: () => Promise<T>, done: (v: T) => boolean, what: string, ms = 15_000, every = 30): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (done(v)) return v;
+    if (Date.now() >= deadline) assert.fail(`${what}; last: ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
 /** Polls a server until its status is one of `statuses` (and no task is pending); returns it. */
 export async function waitForServer(t: Pick<TestNode, 'url'>, token: string, id: number, statuses: string[], timeoutMs = 20000): Promise<any> {
   const deadline = Date.now() + timeoutMs;

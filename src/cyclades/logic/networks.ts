@@ -168,7 +168,7 @@ export class Networks {
         });
         // IP_LESS_ROUTED networks without a link get one of their own.
         if (!values.link) await tx.updateNetwork(newId, { link: `${this.opts.prefix}link-${newId}` });
-        if (serial !== null) await tx.addSerial({ serial, kind: 'network', resource_id: newId, action: 'CREATE', quantities: JSON.stringify({ [PRIVATE_NETWORK]: 1 }), accept: 1, resolved: 0, created_at: now });
+        if (serial !== null) await tx.recordAccepted(serial, 'network', newId, 'CREATE', { [PRIVATE_NETWORK]: 1 });
         return newId;
       });
     } catch (err) {
@@ -259,7 +259,7 @@ export class Networks {
       const now = await tx.lockNetwork(nid);
       if (!now || now.project !== from) throw new Conflict(`Network ${nid} changed while it was being reassigned; try again`);
       await tx.updateNetwork(nid, { project, ...(shared === undefined ? {} : { shared_to_project: shared ? 1 : 0 }), updated_at: Date.now() });
-      if (serial !== null) await tx.addSerial({ serial, kind: 'network', resource_id: nid, action: 'REASSIGN', quantities: '{}', accept: 1, resolved: 0, created_at: Date.now() });
+      if (serial !== null) await tx.recordAccepted(serial, 'network', nid, 'REASSIGN');
     }).catch(async (err) => { if (serial !== null) await this.quota.rejectCommission(serial).catch(() => undefined); throw err; });
     if (serial !== null) await this.resolve([serial]);
   }
@@ -500,7 +500,7 @@ export class Networks {
         await tx.removeBackendNetworks(networkId);
         if (now.pooled_mac_prefix && now.mac_prefix) await pools.release('mac_prefix', now.mac_prefix);
         if (now.pooled_link) await pools.release('bridge', now.link);
-        if (serial !== null) await tx.addSerial({ serial, kind: 'network', resource_id: networkId, action: 'DESTROY', quantities: JSON.stringify({ [PRIVATE_NETWORK]: -1 }), accept: 1, resolved: 0, created_at: t });
+        if (serial !== null) await tx.recordAccepted(serial, 'network', networkId, 'DESTROY', { [PRIVATE_NETWORK]: -1 });
         return true;
       });
     } finally {

@@ -4,7 +4,7 @@ import { BadRequest, BuildInProgress, Conflict, Forbidden, NotFound, ServiceUnav
 import { isFinal, type JobState, type NicSpec } from '../backends/compute-backend.js';
 import type { ComputeStore, ServerRow } from '../store/compute.js';
 import type { Kysely } from 'kysely';
-import { NetworkStore, type IpRow, type NetworkRow, type PortRow, type SubnetRow, type Viewer } from '../store/networks.js';
+import { NetworkStore, type IpRow, type NetworkRow, type PortRow, type Viewer } from '../store/networks.js';
 import type { CycladesDB } from '../store/schema.js';
 import { PoolStore } from '../store/pools.js';
 import type { Backends } from './backends.js';
@@ -497,7 +497,7 @@ export class Ports {
         }
         const t = Date.now();
         const ipId = await tx.addIp({ network_id: got.networkId, subnet_id: got.subnetId, port_id: null, user_id: user.uuid, project, shared_to_project: 0, address: got.address, ip_version: 4, floating_ip: 1, created_at: t, updated_at: t });
-        await tx.addSerial({ serial, kind: 'floating_ip', resource_id: ipId, action: 'CREATE', quantities: JSON.stringify({ [FLOATING_IP]: 1 }), accept: 1, resolved: 0, created_at: t });
+        await tx.recordAccepted(serial, 'floating_ip', ipId, 'CREATE', { [FLOATING_IP]: 1 });
         return ipId;
       });
     } catch (err) {
@@ -525,7 +525,7 @@ export class Ports {
         if (now.port_id !== null) throw new Conflict(`IP '${fip.id}' is used by port '${now.port_id}'`);
         await new Pools(new PoolStore(tx.db, tx.dialect)).releaseAddress(Number(fip.network_id), fip.address);
         await tx.removeIp(Number(fip.id));
-        await tx.addSerial({ serial, kind: 'floating_ip', resource_id: Number(fip.id), action: 'DESTROY', quantities: JSON.stringify({ [FLOATING_IP]: -1 }), accept: 1, resolved: 0, created_at: Date.now() });
+        await tx.recordAccepted(serial, 'floating_ip', Number(fip.id), 'DESTROY', { [FLOATING_IP]: -1 });
       });
     } catch (err) {
       await this.quota.rejectCommission(serial).catch(() => undefined);
@@ -545,7 +545,7 @@ export class Ports {
       const now = await tx.ip(Number(fip.id));
       if (!now || now.project !== fip.project) throw new Conflict(`Floating IP ${fip.id} changed while it was being reassigned; try again`);
       await tx.updateIp(Number(fip.id), { project, ...(shared === undefined ? {} : { shared_to_project: shared ? 1 : 0 }), updated_at: Date.now() });
-      if (serial !== null) await tx.addSerial({ serial, kind: 'floating_ip', resource_id: Number(fip.id), action: 'REASSIGN', quantities: '{}', accept: 1, resolved: 0, created_at: Date.now() });
+      if (serial !== null) await tx.recordAccepted(serial, 'floating_ip', Number(fip.id), 'REASSIGN');
     }).catch(async (err) => { if (serial !== null) await this.quota.rejectCommission(serial).catch(() => undefined); throw err; });
     if (serial !== null) await this.networks.resolve([serial]);
   }
@@ -615,7 +615,6 @@ export class Ports {
   }
 }
 
-export type { SubnetRow };
 
 /** The instance tag of a NIC's firewall profile, as Synnefo's network scripts read it. */
 export function firewallTag(nic: string, profile: string): string {

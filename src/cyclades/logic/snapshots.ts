@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { Kysely, Selectable } from 'kysely';
 import { BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable } from '../../common/errors.js';
 import type { ImageInfo } from '../../common/image.js';
 import type { Logger } from '../../common/log.js';
 import type { ObjectStoreClient } from '../../common/object-store.js';
-import type { CycladesDB, SnapshotsTable } from '../store/schema.js';
+import type { SnapshotRow, VolumeStore } from '../store/volumes.js';
 import type { Backends } from './backends.js';
 import type { VolumeUser, Volumes } from './volumes.js';
 
-export type SnapshotRow = Selectable<SnapshotsTable>;
+export type { SnapshotRow };
 
 /** Where snapshots are kept: objects of the object store, registered as images by the image service. */
 export interface SnapshotStorage {
@@ -36,7 +35,7 @@ export class Snapshots {
   private readonly running = new Set<Promise<void>>();
 
   constructor(
-    private readonly db: Kysely<CycladesDB>,
+    private readonly store: VolumeStore,
     private readonly volumes: Volumes,
     private readonly backends: Backends,
     private readonly storage: SnapshotStorage | undefined,
@@ -59,10 +58,10 @@ export class Snapshots {
     if (name.length > 255 || (req.description ?? '').length > 255) throw new BadRequest('Snapshot name or description is too long');
     const id = randomUUID();
     const now = Date.now();
-    await this.db.insertInto('snapshots').values({
+    await this.store.addSnapshot({
       id, user_id: user.uuid, volume_id: Number(vol.id), name, description: req.description ?? '', size: Number(vol.size), status: 'CREATING',
       image_id: null, error: '', created_at: now, updated_at: now,
-    }).execute();
+    });
     const work = this.write(user.uuid, id, name, req.description ?? '', vol.source, Number(vol.size))
       .catch(async (err: unknown) => {
         this.log.warn({ err: (err as Error).message, snapshot: id }, 'a snapshot could not be written');
@@ -98,7 +97,7 @@ export class Snapshots {
   }
 
   async list(user: string): Promise<SnapshotRow[]> {
-    return this.db.selectFrom('snapshots').selectAll().where('user_id', '=', user).orderBy('created_at').orderBy('id').execute();
+    return this.store.snapshots(user);
   }
 
   async get(user: string, id: string): Promise<SnapshotRow> {
@@ -120,16 +119,14 @@ export class Snapshots {
     const row = await this.get(user, id);
     if (row.status === 'CREATING') throw new Conflict(`Snapshot ${id} is still being written`);
     if (row.image_id && this.storage) await this.storage.objects.deleteObject(user, SNAPSHOTS_CONTAINER, id).catch((err: unknown) => { if (!(err instanceof NotFound)) throw err; });
-    await this.db.deleteFrom('snapshots').where('id', '=', id).execute();
+    await this.store.removeSnapshot(id);
   }
 
   /** Waits for the snapshots being written (on close). */
   async settle(): Promise<void> { await Promise.allSettled([...this.running]); }
 
-  private row(id: string): Promise<SnapshotRow | undefined> { return this.db.selectFrom('snapshots').selectAll().where('id', '=', id).executeTakeFirst(); }
-  private async set(id: string, changes: Partial<SnapshotRow>): Promise<void> {
-    await this.db.updateTable('snapshots').set({ ...changes, updated_at: Date.now() }).where('id', '=', id).execute();
-  }
+  private row(id: string): Promise<SnapshotRow | undefined> { return this.store.snapshot(id); }
+  private set(id: string, changes: Partial<SnapshotRow>): Promise<void> { return this.store.updateSnapshot(id, changes); }
 }
 
 /** `bytes` zeros as a stream, a few MiB at a time. */

@@ -75,6 +75,9 @@ export class Volumes {
 
   diskName(id: number): string { return `${this.opts.prefix}vol-${id}`; }
 
+  /** Where the commissions of volumes are recorded, inside a transaction of theirs. */
+  private recordsIn(tx: { db: Kysely<CycladesDB> }): NetworkStore { return new NetworkStore(tx.db, this.records.dialect); }
+
   // Types
 
   async createType(spec: { name: string; diskTemplate: string; specs?: Record<string, string> | undefined }): Promise<VolumeTypeRow> {
@@ -118,7 +121,7 @@ export class Volumes {
     for (const [k, v] of adding) specs.set(k, v);
     await this.store.transaction(async (tx) => {
       await tx.updateType(id, { specs: JSON.stringify(Object.fromEntries(specs)), ...(changes.deleted === undefined ? {} : { deleted: changes.deleted ? 1 : 0 }) });
-      if (changes.deleted !== undefined) await tx.db.updateTable('flavors').set({ deleted: changes.deleted ? 1 : 0 }).where('volume_type_id', '=', id).execute();
+      if (changes.deleted !== undefined) await tx.setTypeFlavorsDeleted(id, changes.deleted);
     });
     return this.type(id);
   }
@@ -181,7 +184,7 @@ export class Volumes {
           charged: bytes, deleted: 0, created_at: now, updated_at: now,
         });
         if (req.metadata) await tx.setMetadata(newId, req.metadata, false);
-        await new NetworkStore(tx.db, this.records.dialect).addSerial({ serial, kind: 'volume', resource_id: newId, action: 'CREATE', quantities: JSON.stringify({ [DISK]: bytes }), accept: 1, resolved: 0, created_at: now });
+        await this.recordsIn(tx).recordAccepted(serial, 'volume', newId, 'CREATE', { [DISK]: bytes });
         return newId;
       });
     } catch (err) {
@@ -407,7 +410,7 @@ export class Volumes {
     const serial = await this.quota.issueCommission({ provisions: chargeProvisions(vol.user_id, vol.project, DISK, bytes), name: `cyclades: keep volume ${vol.id}`, force: true });
     await this.store.transaction(async (tx) => {
       await tx.updateVolume(Number(vol.id), { charged: bytes, updated_at: Date.now() });
-      await new NetworkStore(tx.db, this.records.dialect).addSerial({ serial, kind: 'volume', resource_id: Number(vol.id), action: 'KEEP', quantities: JSON.stringify({ [DISK]: bytes }), accept: 1, resolved: 0, created_at: Date.now() });
+      await this.recordsIn(tx).recordAccepted(serial, 'volume', Number(vol.id), 'KEEP', { [DISK]: bytes });
     });
     await this.resolve([serial]);
   }
@@ -441,7 +444,7 @@ export class Volumes {
         : null;
       await within.transaction(async (tx) => {
         await tx.updateVolume(Number(vol.id), { status: 'DELETED', deleted: 1, server_id: null, job_id: null, job_action: '', charged: 0, updated_at: Date.now() });
-        if (serial !== null) await new NetworkStore(tx.db, this.records.dialect).addSerial({ serial, kind: 'volume', resource_id: Number(vol.id), action: 'DESTROY', quantities: JSON.stringify({ [DISK]: -bytes }), accept: 1, resolved: 0, created_at: Date.now() });
+        if (serial !== null) await this.recordsIn(tx).recordAccepted(serial, 'volume', Number(vol.id), 'DESTROY', { [DISK]: -bytes });
       });
       if (serial !== null) serials.push(serial);
     }
@@ -604,10 +607,9 @@ export class Volumes {
       ? await this.quota.issueCommission({ provisions: reassignProvisions(vol.user_id, vol.project, project, { [DISK]: bytes }), name: `cyclades: reassign volume ${vol.id}` }).catch((err: unknown) => { throw asOverLimit(err); })
       : null;
     await this.store.transaction(async (tx) => {
-      const moved = await tx.db.updateTable('volumes').set({ project, ...(shared === undefined ? {} : { shared_to_project: shared ? 1 : 0 }), updated_at: Date.now() })
-        .where('id', '=', Number(vol.id)).where('project', '=', vol.project).where('deleted', '=', 0).where('charged', '=', vol.charged).executeTakeFirst();
-      if (Number(moved.numUpdatedRows) === 0) throw new Conflict(`Volume ${vol.id} changed while it was being reassigned; try again`);
-      if (serial !== null) await new NetworkStore(tx.db, this.records.dialect).addSerial({ serial, kind: 'volume', resource_id: Number(vol.id), action: 'REASSIGN', quantities: '{}', accept: 1, resolved: 0, created_at: Date.now() });
+      const moved = await tx.moveToProject(Number(vol.id), vol.project, Number(vol.charged), { project, ...(shared === undefined ? {} : { shared_to_project: shared ? 1 : 0 }), updated_at: Date.now() });
+      if (!moved) throw new Conflict(`Volume ${vol.id} changed while it was being reassigned; try again`);
+      if (serial !== null) await this.recordsIn(tx).recordAccepted(serial, 'volume', Number(vol.id), 'REASSIGN');
     }).catch(async (err) => { if (serial !== null) await this.quota.rejectCommission(serial).catch(() => undefined); throw err; });
     if (serial !== null) await this.resolve([serial]);
   }

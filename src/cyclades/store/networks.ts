@@ -188,7 +188,12 @@ export class NetworkStore {
   }
 
   // Commissions
-  async addSerial(row: Insertable<NetworkSerialsTable>): Promise<void> { await this.db.insertInto('network_serials').values(row).execute(); }
+  /** Records a commission accepted with the change it pays for (in the same transaction), still to be resolved at the quota holder. */
+  async recordAccepted(serial: number, kind: string, resourceId: number, action: string, quantities: Record<string, number> = {}): Promise<void> {
+    await this.db.insertInto('network_serials').values({
+      serial, kind, resource_id: resourceId, action, quantities: JSON.stringify(quantities), accept: 1, resolved: 0, created_at: Date.now(),
+    }).execute();
+  }
   serial(serial: number): Promise<NetworkSerialRow | undefined> {
     return this.db.selectFrom('network_serials').selectAll().where('serial', '=', serial).executeTakeFirst();
   }

@@ -1,10 +1,11 @@
 import type { Insertable, Kysely, Selectable, Updateable } from 'kysely';
-import type { CycladesDB, VolumesTable, VolumeTypesTable } from './schema.js';
+import type { CycladesDB, SnapshotsTable, VolumesTable, VolumeTypesTable } from './schema.js';
 
 export type VolumeTypeRow = Selectable<VolumeTypesTable>;
 export type VolumeRow = Selectable<VolumesTable>;
+export type SnapshotRow = Selectable<SnapshotsTable>;
 
-/** SQL of volumes, their types and metadata. */
+/** SQL of volumes, their types, metadata and snapshots. */
 export class VolumeStore {
   constructor(readonly db: Kysely<CycladesDB>) {}
 
@@ -96,4 +97,27 @@ export class VolumeStore {
     const r = await this.db.deleteFrom('volume_metadata').where('volume_id', '=', id).where('key', '=', key).executeTakeFirst();
     return Number(r.numDeletedRows) > 0;
   }
+
+  /** Deletes or restores a volume type's flavors with it (as Synnefo does). */
+  async setTypeFlavorsDeleted(typeId: number, deleted: boolean): Promise<void> {
+    await this.db.updateTable('flavors').set({ deleted: deleted ? 1 : 0 }).where('volume_type_id', '=', typeId).execute();
+  }
+
+  /** Moves a volume to another project if it is still in `from`, live, and holding `charged`; false otherwise. */
+  async moveToProject(id: number, from: string, charged: number, changes: Updateable<VolumesTable>): Promise<boolean> {
+    const r = await this.db.updateTable('volumes').set(changes)
+      .where('id', '=', id).where('project', '=', from).where('deleted', '=', 0).where('charged', '=', charged).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  // Snapshots
+  snapshot(id: string): Promise<SnapshotRow | undefined> { return this.db.selectFrom('snapshots').selectAll().where('id', '=', id).executeTakeFirst(); }
+  snapshots(user: string): Promise<SnapshotRow[]> {
+    return this.db.selectFrom('snapshots').selectAll().where('user_id', '=', user).orderBy('created_at').orderBy('id').execute();
+  }
+  async addSnapshot(row: Insertable<SnapshotsTable>): Promise<void> { await this.db.insertInto('snapshots').values(row).execute(); }
+  async updateSnapshot(id: string, changes: Updateable<SnapshotsTable>): Promise<void> {
+    await this.db.updateTable('snapshots').set({ ...changes, updated_at: Date.now() }).where('id', '=', id).execute();
+  }
+  async removeSnapshot(id: string): Promise<void> { await this.db.deleteFrom('snapshots').where('id', '=', id).execute(); }
 }
