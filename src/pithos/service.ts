@@ -9,6 +9,7 @@ import { LocalBlockStore } from './backends/local-block-store.js';
 import { S3BlockStore } from './backends/s3-block-store.js';
 import { ConfigError } from '../common/errors.js';
 import { HashPool } from './logic/hash-pool.js';
+import { retainFreedHeap } from './fastio.js';
 import { Objects } from './logic/objects.js';
 import { pithosMigrations } from './store/migrations.js';
 import { ObjectStore } from './store/objects.js';
@@ -37,7 +38,7 @@ export function blockStoreFrom(settings: Settings, dataDir: string): BlockStore 
       accessKey: settings.string('pithos.s3_access_key'), secretKey: settings.string('pithos.s3_secret_key'), prefix: settings.string('pithos.s3_prefix'),
     });
   }
-  return new LocalBlockStore(settings.string('pithos.blocks_dir') || join(dataDir, 'blocks'));
+  return new LocalBlockStore(settings.string('pithos.blocks_dir') || join(dataDir, 'blocks'), settings.int('pithos.block_write_threads'));
 }
 
 export async function openPithos(opts: { settings: Settings; dataDir: string; log: Logger; quota: QuotaClient }): Promise<Pithos> {
@@ -47,6 +48,7 @@ export async function openPithos(opts: { settings: Settings; dataDir: string; lo
   const blocks = blockStoreFrom(settings, opts.dataDir);
   const store = new ObjectStore(database.db, database.dialect);
   const sharing = new SharingStore(database.db);
+  retainFreedHeap();
   const hashing = new HashPool(hashThreads(settings.int('pithos.hash_threads')));
   const objects = new Objects(store, sharing, new Access(sharing, store), blocks, hashing, opts.quota, {
     blockSize: settings.int('pithos.block_size'), algorithm: settings.string('pithos.hash_algorithm'),
@@ -57,7 +59,7 @@ export async function openPithos(opts: { settings: Settings; dataDir: string; lo
   }, opts.log);
   return {
     database, blocks, objects, store, hashing,
-    async close() { await hashing.close(); await database.close(); },
+    async close() { await hashing.close(); await blocks.close?.(); await database.close(); },
   };
 }
 

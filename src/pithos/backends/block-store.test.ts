@@ -1,6 +1,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { blockHash } from '../logic/hashmap.js';
@@ -8,13 +9,23 @@ import { BlockNotFound, type BlockStore } from './block-store.js';
 import { LocalBlockStore } from './local-block-store.js';
 import { S3BlockStore } from './s3-block-store.js';
 import { required } from '../../test/harness.js';
+import { fastioAvailable } from '../fastio.js';
 
 /** The contract every block store keeps; each implementation runs it. */
-function blockStoreContract(name: string, make: () => { store: BlockStore; cleanup: () => void }) {
+function blockStoreContract(name: string, make: () => { store: BlockStore; cleanup: () => void }, large = false) {
   describe(`block store contract: ${name}`, () => {
     const { store, cleanup } = make();
     after(cleanup);
-    const block = (text: string) => { const b = Buffer.from(text); return { b, h: blockHash(b, 'sha256') }; };
+    /** A block of `text`, or with `large`, 300 KiB of it on shared memory (as uploads fill them). */
+    const block = (text: string) => {
+      let b: Buffer = Buffer.from(text);
+      if (large) {
+        const shared = Buffer.from(new SharedArrayBuffer(300 * 1024));
+        shared.fill(text);
+        b = shared;
+      }
+      return { b, h: blockHash(b, 'sha256') };
+    };
 
     it('stores a block under its hash and gives it back', async () => {
       const { b, h } = block('first block');
@@ -66,6 +77,12 @@ blockStoreContract('local files', () => {
   return { store: new LocalBlockStore(dir), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 });
 
+blockStoreContract('local files, large blocks written by the writing threads', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'snf-blocks-'));
+  const store = new LocalBlockStore(dir);
+  return { store, cleanup: () => { void store.close(); rmSync(dir, { recursive: true, force: true }); } };
+}, true);
+
 // S3: runs against a real S3-compatible service named by the environment (never a fake).
 const s3 = process.env['SNF_TEST_S3_ENDPOINT'];
 if (s3) {
@@ -81,6 +98,52 @@ if (s3) {
 }
 
 describe('local block store on disk', () => {
+  it('a writing thread that fails reports the file system error and leaves no file; the next write succeeds', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'snf-blocks-'));
+    const store = new LocalBlockStore(dir, 2);
+    try {
+      const b = Buffer.from(new SharedArrayBuffer(512 * 1024));
+      b.fill('thread');
+      const h = blockHash(b, 'sha256');
+      rmSync(join(dir, 'tmp'), { recursive: true });
+      await assert.rejects(store.put(h, b), (err: NodeJS.ErrnoException) => err.code === 'ENOENT' && /block write failed/.test(err.message));
+      assert.deepEqual(await store.missing([h]), [h], 'nothing under the real name');
+      mkdirSync(join(dir, 'tmp'));
+      await store.put(h, b);
+      assert.deepEqual(await store.get(h), b);
+      assert.deepEqual(readdirSync(join(dir, 'tmp')), []);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a writing thread stopped mid-write fails its writes; new threads take the next ones', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'snf-blocks-'));
+    const store = new LocalBlockStore(dir, 2);
+    try {
+      const blocks = Array.from({ length: 6 }, (_, i) => {
+        const b = Buffer.from(new SharedArrayBuffer(1024 * 1024));
+        b.fill(`stopped ${i} ${Math.random()}`);
+        return { b, h: blockHash(b, 'sha256') };
+      });
+      const writes = blocks.map(({ b, h }) => store.put(h, b).then(() => 'ok', (err: Error) => err.message));
+      await store.stopThreads();
+      const results = await Promise.all(writes);
+      for (const r of results) assert.ok(r === 'ok' || /block write failed: thread stopped/.test(r), r);
+      // Whatever failed left no block under its name: every block is whole or absent.
+      for (const { b, h } of blocks) {
+        if ((await store.missing([h])).length === 0) assert.deepEqual(await store.get(h), b);
+      }
+      // The failed ones are written by new threads when asked again.
+      for (const { b, h } of blocks) await store.put(h, b);
+      for (const { b, h } of blocks) assert.deepEqual(await store.get(h), b);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('leaves no temporary files behind after writes', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'snf-blocks-'));
     const store = new LocalBlockStore(dir);
@@ -88,5 +151,33 @@ describe('local block store on disk', () => {
     await store.put(blockHash(b, 'sha256'), b);
     assert.deepEqual(readdirSync(join(dir, 'tmp')), []);
     rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+/** Bytes of a file in the page cache, by util-linux's fincore; undefined where there is no fincore. */
+function cachedBytes(path: string): number | undefined {
+  const r = spawnSync('fincore', ['--bytes', '--noheadings', '--raw', '--output', 'RES', path], { encoding: 'utf8' });
+  return r.status === 0 ? Number(r.stdout.trim()) : undefined;
+}
+
+if (!fastioAvailable && required('fastio')) throw new Error('SNF_TEST_REQUIRE asks for fastio but native/fastio is not built (scripts/deps.sh)');
+
+describe('local block store and the page cache', { skip: fastioAvailable ? false : 'native/fastio is not built' }, () => {
+  it('drops a large block from the page cache once it is durable, and keeps a small one', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'snf-blocks-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const store = new LocalBlockStore(dir);
+    const large = Buffer.alloc(4 * 1024 * 1024, 7);
+    large.write(`large ${Date.now()} ${Math.random()}`);
+    const small = Buffer.from(`small ${Date.now()} ${Math.random()}`.repeat(100));
+    const [hl, hs] = [blockHash(large, 'sha256'), blockHash(small, 'sha256')];
+    await store.put(hl, large);
+    await store.put(hs, small);
+    const at = (h: string) => join(dir, h.slice(0, 2), h.slice(2, 4), h);
+    const [cl, cs] = [cachedBytes(at(hl)), cachedBytes(at(hs))];
+    if (cl === undefined || cs === undefined) { t.skip('no fincore (util-linux) to read the page cache with'); return; }
+    assert.equal(cl, 0, 'the 4 MiB block left the page cache');
+    assert.ok(cs > 0, 'the small block stayed cached');
+    assert.deepEqual(await store.get(hl), large, 'and reads back whole from disk');
   });
 });

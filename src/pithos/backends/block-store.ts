@@ -12,6 +12,8 @@ export interface BlockStore {
   delete(hash: string): Promise<void>;
   /** Every stored block with when it was written, for garbage collection. */
   list(): AsyncIterable<{ hash: string; modified: number }>;
+  /** Lets go of what the store holds (threads, connections); optional. */
+  close?(): Promise<void>;
 }
 
 export class BlockNotFound extends Error {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { BadRequest } from '../../common/errors.js';
 import type { BlockStore } from '../backends/block-store.js';
+import { copyInto } from '../fastio.js';
 import { blockBuffer, releaseBlockBuffer, type HashPool } from './hash-pool.js';
 import { blockHash, trimBlock, type BlockPolicy } from './hashmap.js';
 
@@ -54,7 +55,7 @@ export async function storeStream(body: Readable, policy: BlockPolicy, blocks: B
       let offset = 0;
       while (offset < chunk.length) {
         const take = Math.min(blockSize - filled, chunk.length - offset);
-        chunk.copy(block!, filled, offset, offset + take);
+        copyInto(block!, filled, offset === 0 && take === chunk.length ? chunk : chunk.subarray(offset, offset + take));
         filled += take;
         offset += take;
         if (filled === blockSize) {

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
 import { ApiError } from '../../common/errors.js';
+import { WorkerThread } from '../worker-thread.js';
 import { trimmedLength } from './hashmap.js';
 import type { HashReply, HashRequest } from './hash-worker.js';
 
@@ -25,60 +25,10 @@ export class HashingFailed extends ApiError {
   constructor(message: string) { super(503, 'serviceUnavailable', message); }
 }
 
-interface Job { resolve: (r: HashReply) => void; reject: (err: Error) => void; bytes: number }
-
-/** One hashing thread and the work it has been given. */
-class Thread {
-  readonly jobs = new Map<number, Job>();
-  /** Bytes given and not yet answered for. */
-  load = 0;
+/** A hashing thread, with the streams whose state lives in it. */
+class Thread extends WorkerThread<HashRequest, HashReply> {
   /** Streams whose state lives in this thread. */
   streams = 0;
-  alive = true;
-
-  constructor(readonly worker: Worker, private readonly onDeath: (t: Thread) => void) {
-    worker.unref();
-    worker.on('message', (r: HashReply) => {
-      const job = this.jobs.get(r.id);
-      if (!job) return;
-      this.jobs.delete(r.id);
-      this.load -= job.bytes;
-      if (this.jobs.size === 0) worker.unref();
-      if (r.error !== undefined) job.reject(new HashingFailed(`hashing failed: ${r.error}`));
-      else job.resolve(r);
-    });
-    const die = (why: string) => {
-      if (!this.alive) return;
-      this.alive = false;
-      // Gone for good, even when only a reply was unreadable: its work is failed below.
-      void worker.terminate();
-      const err = new HashingFailed(`hashing thread stopped: ${why}`);
-      for (const job of this.jobs.values()) job.reject(err);
-      this.jobs.clear();
-      this.load = 0;
-      this.onDeath(this);
-    };
-    worker.on('error', (err) => die(err.message));
-    worker.on('messageerror', (err) => die(err.message));
-    worker.on('exit', (code) => die(`exit code ${code}`));
-  }
-
-  send(id: number, message: HashRequest, bytes: number, transfer: ArrayBuffer[] = []): Promise<HashReply> {
-    if (!this.alive) return Promise.reject(new HashingFailed('hashing thread stopped'));
-    return new Promise((resolve, reject) => {
-      if (this.jobs.size === 0) this.worker.ref();
-      this.jobs.set(id, { resolve, reject, bytes });
-      this.load += bytes;
-      try {
-        this.worker.postMessage(message, transfer);
-      } catch (err) {
-        this.jobs.delete(id);
-        this.load -= bytes;
-        if (this.jobs.size === 0) this.worker.unref();
-        reject(err as Error);
-      }
-    });
-  }
 }
 
 /**
@@ -102,9 +52,8 @@ export class HashPool {
   }
 
   private spawn(): Thread {
-    const worker = new Worker(new URL('./hash-worker.js', import.meta.url), { name: 'pithos-hash' });
-    const t = new Thread(worker, (dead) => {
-      const i = this.threads.indexOf(dead);
+    const t = new Thread(new URL('./hash-worker.js', import.meta.url), 'pithos-hash', (reason) => new HashingFailed(`hashing failed: ${reason}`), (dead) => {
+      const i = this.threads.indexOf(dead as Thread);
       if (i >= 0) this.threads.splice(i, 1);
     });
     this.threads.push(t);
@@ -130,7 +79,7 @@ export class HashPool {
     }
     const { buf, offset, transfer } = shareable(block);
     const id = this.nextId++;
-    const r = await this.pick(false).send(id, { id, op: 'block', buf, offset, length: block.length, algorithm }, block.length, transfer);
+    const r = await this.pick(false).send({ id, op: 'block', buf, offset, length: block.length, algorithm }, block.length, transfer);
     return { hash: r.hash!, length: r.length! };
   }
 
@@ -156,7 +105,7 @@ export class HashPool {
         const t = on();
         const { buf, offset, transfer } = shareable(data);
         const id = this.nextId++;
-        await t.send(id, { id, op: 'update', stream, buf, offset, length: data.length, algorithm }, data.length, transfer);
+        await t.send({ id, op: 'update', stream, buf, offset, length: data.length, algorithm }, data.length, transfer);
       },
       digest: async () => {
         if (done) throw new Error('hash stream already finished');
@@ -165,7 +114,7 @@ export class HashPool {
         const t = thread;
         finish();
         const id = this.nextId++;
-        return (await t.send(id, { id, op: 'digest', stream, algorithm }, 0)).hash!;
+        return (await t.send({ id, op: 'digest', stream, algorithm }, 0)).hash!;
       },
       abort: () => {
         if (done) return;
@@ -173,7 +122,7 @@ export class HashPool {
         finish();
         if (t?.alive) {
           const id = this.nextId++;
-          t.send(id, { id, op: 'drop', stream }, 0).catch(() => undefined);
+          t.send({ id, op: 'drop', stream }, 0).catch(() => undefined);
         }
       },
     };
@@ -181,7 +130,7 @@ export class HashPool {
 
   /** Stops every thread now, failing the work they hold, as a crash would; new ones start when needed. */
   async stopThreads(): Promise<void> {
-    await Promise.all([...this.threads].map((t) => t.worker.terminate()));
+    await Promise.all([...this.threads].map((t) => t.terminate()));
   }
 
   async close(): Promise<void> {

@@ -16,7 +16,7 @@ export type HashRequest =
   | { id: number; op: 'digest'; stream: number; algorithm: string }
   | { id: number; op: 'drop'; stream: number };
 
-export interface HashReply { id: number; hash?: string; length?: number; error?: string }
+export interface HashReply { id: number; hash?: string; length?: number; error?: string; code?: string }
 
 const streams = new Map<number, Hash>();
 

@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "fastio",
+      "sources": ["fastio.c"],
+      "cflags": ["-O2"]
+    }
+  ]
+}
