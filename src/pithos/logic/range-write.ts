@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { BadRequest } from '../../common/errors.js';
 import type { BlockStore } from '../backends/block-store.js';
 import { discardRest, readRange } from './blocks.js';
+import { copyInto } from '../fastio.js';
 import { blockBuffer, releaseBlockBuffer, type HashPool } from './hash-pool.js';
 import type { BlockPolicy } from './hashmap.js';
 
@@ -73,7 +74,7 @@ export async function writeRange(base: BlockList, offset: number, pieces: AsyncI
           current = { index, buf: blockBuffer(blockSize), from, to: from };
         }
         const n = Math.min(blockSize - current.to, chunk.length - at);
-        chunk.copy(current.buf, current.to, at, at + n);
+        copyInto(current.buf, current.to, at === 0 && n === chunk.length ? chunk : chunk.subarray(at, at + n));
         current.to += n;
         at += n;
         pos += n;
