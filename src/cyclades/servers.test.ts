@@ -117,6 +117,8 @@ for (const db of dbTargets()) for (const driver of driversUnderTest(db.name.slic
   });
 
   it('actions refused while building are 409 buildInProgress; another user sees nothing', async () => {
+    // Long enough that the build is surely still running when the action comes, however busy the machine.
+    if (driver.slowBuild) await withCyclades(t, (c) => driver.slowBuild!(c, 3000));
     const res = await create(owner, { name: 'busy', imageRef: image, flavorRef: small });
     const id = res.json.server.id as number;
     const busy = await action(owner, id, { shutdown: {} });

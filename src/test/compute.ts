@@ -163,6 +163,8 @@ export interface DriverUnderTest {
   removeBehindBack(c: Cyclades, instance: string): Promise<void>;
   addOrphan(c: Cyclades, instance: string): Promise<void>;
   instanceNames(c: Cyclades): Promise<string[]>;
+  /** Makes the next instance creation take `ms` longer (the simulated one; a real cluster's builds take seconds anyway). */
+  slowBuild?(c: Cyclades, ms: number): Promise<void>;
   /** Removes every instance whose name starts with `prefix`. */
   cleanUp(c: Cyclades, prefix: string): Promise<void>;
 }
@@ -191,6 +193,7 @@ export function driversUnderTest(label: string): DriverUnderTest[] {
       return Number((await c.flavors.list()).find((f) => f.cpu === 1)!.id);
     },
     removeBehindBack: async (c, name) => { assert.ok((await only(c) as FakeBackend).removeBehindBack(name)); },
+    slowBuild: async (c, ms) => { (await only(c) as FakeBackend).slowDown('OP_INSTANCE_CREATE', ms); },
     addOrphan: async (c, name) => { (await only(c) as FakeBackend).addBehindBack(name); },
     instanceNames: async (c) => (await (await only(c)).listInstances()).map((i) => i.name),
     cleanUp: async () => undefined,

@@ -88,7 +88,8 @@ export class FakeBackend implements ComputeBackend {
       CREATE TABLE IF NOT EXISTS jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, instance TEXT NOT NULL, opcode TEXT NOT NULL,
         status TEXT NOT NULL, message TEXT NOT NULL, timestamp INTEGER NOT NULL, effect TEXT NOT NULL, owner INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS jobs_open ON jobs(status);
-      CREATE TABLE IF NOT EXISTS faults (id INTEGER PRIMARY KEY AUTOINCREMENT, opcode TEXT NOT NULL, message TEXT NOT NULL, remaining INTEGER NOT NULL);`);
+      CREATE TABLE IF NOT EXISTS faults (id INTEGER PRIMARY KEY AUTOINCREMENT, opcode TEXT NOT NULL, message TEXT NOT NULL, remaining INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS slowdowns (id INTEGER PRIMARY KEY AUTOINCREMENT, opcode TEXT NOT NULL, ms INTEGER NOT NULL, remaining INTEGER NOT NULL);`);
     for (const j of this.db.prepare(`SELECT * FROM jobs WHERE status NOT IN ('success','error','canceled')`).all() as JobRow[]) {
       if (!alive(j.owner)) this.db.prepare('UPDATE jobs SET status = ?, message = ?, timestamp = ? WHERE id = ?').run('error', 'Job interrupted: the process running it stopped', Date.now(), j.id);
     }
@@ -98,6 +99,11 @@ export class FakeBackend implements ComputeBackend {
   /** Makes the next `count` jobs of an opcode fail with `message`, whichever process runs them (fault injection). */
   injectFault(opcode: Opcode, message: string, count = 1): void {
     this.db.prepare('INSERT INTO faults (opcode, message, remaining) VALUES (?, ?, ?)').run(opcode, message, count);
+  }
+
+  /** Makes the next `count` jobs of an opcode run `ms` longer, whichever process runs them (a busy cluster). */
+  slowDown(opcode: Opcode, ms: number, count = 1): void {
+    this.db.prepare('INSERT INTO slowdowns (opcode, ms, remaining) VALUES (?, ?, ?)').run(opcode, ms, count);
   }
 
   /** Removes an instance behind the service's back, as an operator with gnt-instance would. */
@@ -271,6 +277,12 @@ export class FakeBackend implements ComputeBackend {
     if (this.closed) return;
     this.transition(id, 'running', '');
     await this.sleep(this.opts.jobMs);
+    const slow = this.db.transaction(() => {
+      const d = this.db.prepare('SELECT id, ms FROM slowdowns WHERE opcode = ? AND remaining > 0 ORDER BY id LIMIT 1').get(opcode) as { id: number; ms: number } | undefined;
+      if (d) this.db.prepare('UPDATE slowdowns SET remaining = remaining - 1 WHERE id = ?').run(d.id);
+      return d;
+    })();
+    if (slow) await this.sleep(slow.ms);
     if (this.closed) return;
     const fault = this.db.transaction(() => {
       const f = this.db.prepare('SELECT id, message FROM faults WHERE opcode = ? AND remaining > 0 ORDER BY id LIMIT 1').get(opcode) as { id: number; message: string } | undefined;

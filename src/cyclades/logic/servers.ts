@@ -206,9 +206,13 @@ export class Servers {
         return { vm: (await this.store.server(id))!, adminPass };
       }
     }
+    // The reply shows the server as it was when its build began (BUILD), or its failure; a quick
+    // backend may have finished the build already, which the next GET shows.
+    const building = (await this.store.server(id))!;
     await this.submitCreate(id, Number(backend.id), spec, depends, 0);
     for (const v of existing.values()) if (v.backend_id !== null) await this.volumes!.attachAfterCreate(Number(v.id), (await this.store.server(id))!);
-    return { vm: (await this.store.server(id))!, adminPass };
+    const current = (await this.store.server(id))!;
+    return { vm: current.operstate === 'ERROR' ? current : building, adminPass };
   }
 
   /** Submits a creation job; an unreachable backend is retried with backoff, then the server fails. */
