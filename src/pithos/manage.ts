@@ -62,7 +62,9 @@ export function pithosCommands(manage: Command, ctx: Ctx): void {
   manage.command('blocks-gc').description('delete blocks that no object version references')
     .option('--grace <seconds>', 'keep unreferenced blocks younger than this (uploads in progress)', '3600').option('--dry-run', 'only count')
     .action(ctx(async (c, o) => using(c, async (p) => {
-      const r = await collectGarbage(p.store, p.blocks, p.objects.hexLength, Number(o.grace) * 1000, !!o.dryRun);
-      c.print(`scanned ${r.scanned} blocks, ${r.unreferenced} unreferenced, ${r.deleted} deleted`);
+      const grace = Number(o.grace);
+      if (!/^\d+(\.\d+)?$/.test(String(o.grace)) || !Number.isFinite(grace)) throw new Error(`--grace takes a number of seconds, not "${o.grace}"`);
+      const r = await collectGarbage(p.store, p.blocks, p.objects.hexLength, grace * 1000, !!o.dryRun);
+      c.print(`scanned ${r.scanned} blocks, ${r.unreferenced} unreferenced and older than the grace, ${r.deleted} deleted`);
     })));
 }

@@ -2,11 +2,11 @@
  * A block-writing thread of the local block store (see local-block-store.ts). Each request is one
  * whole block write, done with blocking calls so that waiting on the disk holds this thread, not
  * libuv's small shared pool, and the request thread gets one answer instead of a callback per step:
- * unless the block is there already, its bytes (read in place from shared memory) go to a temporary
+ * unless the block is there already (then it is only marked used), its bytes (read in place from shared memory) go to a temporary
  * file, which is flushed, dropped from the page cache when large, renamed to the block's name, and
  * its directory flushed. A failure removes the temporary file and answers with the error.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { dropFromPageCache } from '../fastio.js';
 
@@ -28,8 +28,20 @@ export interface WriteReply { id: number; error?: string; code?: string }
 /** Fan-out directories this thread knows exist. */
 const dirs = new Set<string>();
 
+/** Sets a stored block's time to now (an upload uses it; the collector spares it); false when there is none. */
+function markUsed(path: string): boolean {
+  const now = new Date();
+  try {
+    utimesSync(path, now, now);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
 function writeBlock(m: WriteRequest): void {
-  if (statSync(m.path, { throwIfNoEntry: false })) return;
+  if (statSync(m.path, { throwIfNoEntry: false }) && markUsed(m.path)) return;
   const data = new Uint8Array(m.buf, m.offset, m.length);
   try {
     const fd = openSync(m.tmp, 'w', 0o640);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, statSync } from 'node:fs';
-import { access, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dropFromPageCache } from '../fastio.js';
 import { WorkerThread } from '../worker-thread.js';
@@ -13,6 +13,9 @@ const HASH = /^[0-9a-f]{16,128}$/;
 function writeFailure(reason: string, code?: string): Error {
   return Object.assign(new Error(`block write failed: ${reason}`), code ? { code } : {});
 }
+
+/** Marks a block moved aside by the collector, in `tmp/<hash>.gc.<random>`. */
+const COLLECTING = '.gc.';
 
 /** Blocks at least this large leave the page cache once durable (smaller ones are cheap to keep, and often read back). */
 const DROP_FROM_CACHE = 1024 * 1024;
@@ -34,6 +37,22 @@ export class LocalBlockStore implements BlockStore {
   constructor(private readonly root: string, private readonly writeThreads = 8) {
     this.tmp = join(root, 'tmp');
     mkdirSync(this.tmp, { recursive: true });
+    this.restoreCollected();
+  }
+
+  /** Blocks a collector moved aside and did not finish with (it stopped) go back under their names. */
+  private restoreCollected(): void {
+    for (const name of readdirSync(this.tmp)) {
+      const at = name.indexOf(COLLECTING);
+      if (at < 0) continue;
+      const hash = name.slice(0, at);
+      if (!HASH.test(hash)) continue;
+      const aside = join(this.tmp, name);
+      try {
+        mkdirSync(this.dirOf(hash), { recursive: true });
+        renameSync(aside, this.pathOf(hash));
+      } catch { /* another process put it back, or will */ }
+    }
   }
 
   private dirOf(hash: string): string {
@@ -45,9 +64,22 @@ export class LocalBlockStore implements BlockStore {
     return join(this.dirOf(hash), hash);
   }
 
+  /** The hashes not stored; the stored ones are marked used (their time set to now), so that the collector spares them. */
   async missing(hashes: string[]): Promise<string[]> {
-    const present = await Promise.all(hashes.map((h) => access(this.pathOf(h)).then(() => true, () => false)));
+    const present = await Promise.all(hashes.map((h) => this.markUsed(this.pathOf(h))));
     return hashes.filter((_, i) => !present[i]);
+  }
+
+  /** Sets a block's time to now; false when there is no such block (or it is being collected). */
+  private async markUsed(path: string): Promise<boolean> {
+    const now = new Date();
+    try {
+      await utimes(path, now, now);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
   }
 
   /** Writes under way, by hash: a second writer of a block waits for the first (and is durable when it is). */
@@ -90,7 +122,7 @@ export class LocalBlockStore implements BlockStore {
 
   private async write(hash: string, path: string, data: Buffer): Promise<void> {
     // Asked without an error for the usual answer (not there): a thrown error's stack costs more than the look-up.
-    if (statSync(path, { throwIfNoEntry: false })) return;
+    if (statSync(path, { throwIfNoEntry: false }) && await this.markUsed(path)) return;
     const dir = this.dirOf(hash);
     const tmp = this.tmpName(hash);
     try {
@@ -150,6 +182,35 @@ export class LocalBlockStore implements BlockStore {
     try { await unlink(this.pathOf(hash)); } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
+  }
+
+  /**
+   * The block is first moved aside, under `tmp/<hash>.gc.<random>`: from then on uploads see it
+   * missing and store it anew. An upload that marked it used before the move left a time at or
+   * after `since` on it: then it goes back. A crash in between leaves it aside; the next start
+   * puts it back (see `restoreCollected`).
+   */
+  async deleteUnused(hash: string, since: number): Promise<boolean> {
+    const path = this.pathOf(hash);
+    const aside = join(this.tmp, `${hash}${COLLECTING}${randomBytes(6).toString('hex')}`);
+    try {
+      await rename(path, aside);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+    if ((await stat(aside)).mtimeMs >= since) {
+      await rename(aside, path);
+      await this.syncDir(this.dirOf(hash));
+      return false;
+    }
+    await unlink(aside);
+    return true;
+  }
+
+  private async syncDir(dir: string): Promise<void> {
+    const dh = await open(dir, 'r');
+    try { await dh.sync(); } finally { await dh.close(); }
   }
 
   async *list(): AsyncIterable<{ hash: string; modified: number }> {

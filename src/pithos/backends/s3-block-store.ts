@@ -77,6 +77,20 @@ export class S3BlockStore implements BlockStore {
     await res.arrayBuffer();
   }
 
+  /**
+   * S3 has no way to mark a block used without rewriting it, so a reuse by an upload does not
+   * count here: only the block's own write time does (a known limit of the collector on S3).
+   */
+  async deleteUnused(hash: string, since: number): Promise<boolean> {
+    const res = await this.send('HEAD', this.url(this.keyOf(hash)));
+    await res.arrayBuffer();
+    if (!res.ok) return false;
+    const modified = Date.parse(res.headers.get('last-modified') ?? '');
+    if (!Number.isFinite(modified) || modified >= since) return false;
+    await this.delete(hash);
+    return true;
+  }
+
   async *list(): AsyncIterable<{ hash: string; modified: number }> {
     let token: string | undefined;
     do {

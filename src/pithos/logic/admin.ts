@@ -35,25 +35,30 @@ export async function reconcileUsage(store: ObjectStore, quota: QuotaClient, fix
 }
 
 /**
- * Deletes blocks no version references. Blocks younger than `graceMs` are kept: an upload in
- * progress stores its blocks before its version exists.
+ * Deletes blocks no version references and no upload has stored or used within `graceMs`. Safe
+ * while uploads run: the blocks old enough are listed first and the references read after, so a
+ * version committed before that read is seen; an upload still to commit has stored its blocks
+ * (young) or used existing ones (which marks them), and each deletion checks that mark once more
+ * as it goes (`deleteUnused`).
  */
 export async function collectGarbage(store: ObjectStore, blocks: BlockStore, hexLength: number, graceMs: number, dryRun: boolean): Promise<{ scanned: number; unreferenced: number; deleted: number }> {
-  const started = Date.now();
+  const cutoff = Date.now() - graceMs;
+  let scanned = 0;
+  const old: string[] = [];
+  for await (const { hash, modified } of blocks.list()) {
+    scanned++;
+    if (modified < cutoff) old.push(hash);
+  }
   const referenced = new Set<string>();
   for await (const hashmap of store.referencedHashmaps()) {
     for (let i = 0; i < hashmap.length; i += hexLength) referenced.add(hashmap.slice(i, i + hexLength));
   }
-  let scanned = 0;
   let unreferenced = 0;
   let deleted = 0;
-  for await (const { hash, modified } of blocks.list()) {
-    scanned++;
+  for (const hash of old) {
     if (referenced.has(hash)) continue;
     unreferenced++;
-    if (modified > started - graceMs || dryRun) continue;
-    await blocks.delete(hash);
-    deleted++;
+    if (!dryRun && await blocks.deleteUnused(hash, cutoff)) deleted++;
   }
   return { scanned, unreferenced, deleted };
 }
