@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { startTestNode, type TestNode } from '../test/harness.js';
 import { randomObject, store, storeUser, type StoreUser } from '../test/object-store.js';
 import { LocalBlockStore } from './backends/local-block-store.js';
-import { storeStream } from './logic/blocks.js';
+import { consume, storeStream } from './logic/blocks.js';
 import { blockBuffer, HashingFailed, HashPool, openHashPools, releaseBlockBuffer } from './logic/hash-pool.js';
 import { blockHash, trimBlock, trimmedLength } from './logic/hashmap.js';
 
@@ -170,5 +170,49 @@ describe('an upload whose hashing thread dies', () => {
     assert.equal(ok.status, 201, ok.text);
     assert.equal(ok.headers.get('etag'), md5(data));
     assert.deepEqual((await req('/box/fine.bin')).bytes, data);
+  });
+});
+
+describe('consume: reading a request body by events', () => {
+  it('gives every chunk in order, pausing while a returned promise runs; resolves at the end', async () => {
+    const parts = Array.from({ length: 20 }, (_, i) => Buffer.from(`part ${i};`));
+    const got: string[] = [];
+    let waiting = false;
+    await consume(Readable.from(parts), (c) => {
+      assert.equal(waiting, false, 'no chunk while paused');
+      got.push(c.toString());
+      if (got.length % 5 !== 0) return undefined;
+      waiting = true;
+      return new Promise((r) => setTimeout(() => { waiting = false; r(undefined); }, 10));
+    });
+    assert.equal(got.join(''), parts.map(String).join(''));
+  });
+
+  it('rejects when the client goes away mid-body, also while paused, and when take fails; the body is left paused, not destroyed', async () => {
+    const server = http.createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const outcome = new Promise<{ err: NodeJS.ErrnoException; n: number }>((resolve) => {
+        server.once('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+          let n = 0;
+          consume(req, (c) => { n += c.length; return n > 100_000 ? new Promise((r) => setTimeout(r, 50)) : undefined; })
+            .then(() => resolve({ err: new Error('resolved'), n }), (err: NodeJS.ErrnoException) => { res.end(); resolve({ err, n }); });
+        });
+      });
+      const client = http.request({ host: '127.0.0.1', port, method: 'PUT', headers: { 'content-length': '1000000' } });
+      client.on('error', () => undefined);
+      client.write(Buffer.alloc(300_000), () => setTimeout(() => client.destroy(), 100));
+      const { err, n } = await outcome;
+      assert.ok(['ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE'].includes(err.code ?? ''), String(err));
+      assert.ok(n > 100_000 && n < 1_000_000);
+
+      const body = Readable.from([Buffer.from('a'), Buffer.from('b'), Buffer.from('c')]);
+      await assert.rejects(consume(body, (c) => { if (c.toString() === 'b') throw new Error('too large'); return undefined; }), /too large/);
+      assert.equal(body.destroyed, false);
+      assert.equal(body.isPaused(), true);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { call, dbTargets, startTestNode, withAstakos, type TestNode } from '../test/harness.js';
 import { randomObject, store, storeUser, type StoreUser } from '../test/object-store.js';
 import { blockHash } from './logic/hashmap.js';
@@ -120,5 +121,29 @@ for (const db of dbTargets()) describe(`disk space quota on ${db.name}`, () => {
     assert.equal((await req('/box', { method: 'POST', headers: { 'x-container-policy-quota': '0' } })).status, 202);
     assert.equal((await put('/box/one-more', 'x')).status, 201, 'quota 0 means no container limit');
     assert.deepEqual(await diskspace(), { limit: LIMIT, usage: 101, pending: 0 });
+  });
+
+  it('a client that goes away mid-upload leaves no object and nothing pending; the next upload works', async () => {
+    const { u, req, put, diskspace } = await userWithBox();
+    const data = randomObject(250_000);
+    const url = new URL(`${u.base}/box/cut-short`);
+    await new Promise<void>((resolve) => {
+      const r = httpRequest(url, { method: 'PUT', headers: { 'x-auth-token': u.token, 'content-type': 'application/octet-stream', 'content-length': String(data.length) } });
+      r.on('error', () => resolve());
+      r.on('close', () => resolve());
+      // Several blocks' worth, then the connection drops.
+      r.write(data.subarray(0, 200_000), () => setTimeout(() => r.destroy(), 200));
+    });
+    let state = { status: 0, pending: -1, usage: -1 };
+    for (let i = 0; i < 50; i++) {
+      const d = await diskspace();
+      state = { status: (await req('/box/cut-short', { method: 'HEAD' })).status, pending: d.pending, usage: d.usage };
+      if (state.status === 404 && state.pending === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(state, { status: 404, pending: 0, usage: 0 }, 'no object, nothing charged, nothing pending');
+    assert.equal((await put('/box/cut-short', data)).status, 201);
+    assert.deepEqual((await req('/box/cut-short')).bytes, data);
+    assert.deepEqual(await diskspace(), { limit: LIMIT, usage: data.length, pending: 0 });
   });
 });
