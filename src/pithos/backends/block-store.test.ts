@@ -66,6 +66,16 @@ function blockStoreContract(name: string, make: () => { store: BlockStore; clean
       assert.deepEqual(await store.get(h), b);
     });
 
+    it('deletes an unused block only when it was stored before the cut-off', async () => {
+      const { b, h } = block(`collectable ${Math.random()}`);
+      await store.put(h, b);
+      assert.equal(await store.deleteUnused(h, Date.now() - 3_600_000), false, 'stored after the cut-off: kept');
+      assert.deepEqual(await store.get(h), b);
+      assert.equal(await store.deleteUnused(h, Date.now() + 60_000), true, 'stored before the cut-off: deleted');
+      assert.deepEqual(await store.missing([h]), [h]);
+      assert.equal(await store.deleteUnused(h, Date.now() + 60_000), false, 'nothing left to delete');
+    });
+
     it('refuses names that are not hashes', async () => {
       await assert.rejects(store.get('../../etc/passwd'), BlockNotFound);
     });
