@@ -23,7 +23,7 @@ import { mkdtempSync, writeFileSync, rmSync, mkdirSync, existsSync, readFileSync
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, withPgDatabase } from './lib.mjs';
+import { freePort, nodeFlagsOf, withPgDatabase } from './lib.mjs';
 import { promisify } from 'node:util';
 import http from 'node:http';
 
@@ -142,7 +142,7 @@ async function withServer({ databaseUrl, fakeJobMs, label, extraConf = '' }, f) 
   const manage = async (...a) => (await execFileP(process.execPath, [cli, 'manage', '--data-dir', data, '--config-dir', conf, ...a], { encoding: 'utf8' })).stdout.trim();
   const port = await freePort();
   const nodeArgs = PROF ? ['--cpu-prof', '--cpu-prof-dir', resolve(PROF), '--cpu-prof-name', `${label.replace(/[^a-z0-9]+/gi, '-')}-${Date.now()}.cpuprofile`] : [];
-  const server = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--roles', 'all', '--data-dir', data, '--config-dir', conf, '--port', String(port)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const server = spawn(process.execPath, [...nodeFlagsOf(cli), ...nodeArgs, cli, 'serve', '--roles', 'all', '--data-dir', data, '--config-dir', conf, '--port', String(port)], { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise((r) => server.once('exit', r));
   const url = `http://127.0.0.1:${port}`;
   let up = false;

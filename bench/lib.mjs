@@ -1,6 +1,10 @@
 // What the benchmark scripts share: a free loopback port, and a throw-away PostgreSQL database.
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import pg from 'pg';
+
+/** The node flags a script's first line (`#!/usr/bin/env -S node <flags>`) starts it with, so a benchmark runs a server as installed. */
+export const nodeFlagsOf = (script) => (/^#!.* -S node (.*)$/m.exec(readFileSync(script, 'utf8').split('\n', 1)[0]) ?? [])[1]?.split(' ').filter(Boolean) ?? [];
 
 /** A TCP port nothing listens on right now. */
 export const freePort = () => new Promise((res) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); }); });

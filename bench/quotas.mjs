@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, withPgDatabase } from './lib.mjs';
+import { freePort, nodeFlagsOf, withPgDatabase } from './lib.mjs';
 import http from 'node:http';
 
 // A keep-alive HTTP client: the load generator shares the machine, so it should cost little.
@@ -46,7 +46,7 @@ async function withServer(databaseUrl, f) {
   writeFileSync(join(conf, '00-bench.conf'), `log.level = warn\ndatabase.url = ${databaseUrl}\n`);
   const manage = (...a) => execFileSync(process.execPath, [cli, 'manage', '--data-dir', data, '--config-dir', conf, ...a], { encoding: 'utf8' }).trim();
   const port = await freePort();
-  const server = spawn(process.execPath, [cli, 'serve', '--roles', 'astakos', '--data-dir', data, '--config-dir', conf, '--port', String(port)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const server = spawn(process.execPath, [...nodeFlagsOf(cli), cli, 'serve', '--roles', 'astakos', '--data-dir', data, '--config-dir', conf, '--port', String(port)], { stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 200; i++) {
     try { if ((await fetch(`${url}/healthz`)).ok) break; } catch { /* starting */ }

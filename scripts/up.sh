@@ -5,4 +5,5 @@ set -e
 cd "$(dirname "$0")/.."
 sh scripts/deps.sh
 npm run build --silent
-exec node dist/bin/synnefo.js up "$@"
+# The node flags the synnefo command's first line asks for (heap sizing for a server).
+exec node $(sed -n '1s/^#!.* -S node //p' dist/bin/synnefo.js) dist/bin/synnefo.js up "$@"

@@ -61,6 +61,43 @@ for (const db of dbTargets()) describe(`blocks-gc on ${db.name}`, () => {
     assert.deepEqual((await req('/box/keep')).bytes, keep, 'the kept object reads back whole');
     await admin.refused(/--grace takes a number of seconds/, 'blocks-gc', '--grace', 'soon');
   });
+
+  it('a copy counts its source\'s blocks as used, so deleting the source meanwhile cannot let the collector take them; a source whose blocks are gone is refused', async () => {
+    const blocksDir = join(t.dataDir, 'blocks');
+    const u = await storeUser(t);
+    const req = (path: string, init: Parameters<typeof store>[1] = {}) => store(`${u.base}${path}`, { token: u.token, ...init });
+    assert.equal((await req('/race', { method: 'PUT', headers: { 'x-container-policy-versioning': 'none' } })).status, 201);
+    const data = randomObject(2 * BLOCK + 100);
+    assert.equal((await req('/race/src', { method: 'PUT', body: data })).status, 201);
+    const files = () => [0, BLOCK, 2 * BLOCK].map((o) => blockFiles(blocksDir).get(blockHash(data.subarray(o, o + BLOCK), 'sha256'))!);
+    const cutoff = Date.now() - HOUR;
+    for (const path of files()) utimesSync(path, new Date(Date.now() - 2 * HOUR), new Date(Date.now() - 2 * HOUR));
+
+    // The copy commits; a collector that read the references before it, and after the source was
+    // deleted, would find the blocks unreferenced: they were used after its cut-off, so they stay.
+    assert.equal((await req('/race/copy', { method: 'PUT', headers: { 'x-copy-from': '/race/src' } })).status, 201);
+    for (const path of files()) assert.ok(statSync(path).mtimeMs > cutoff, 'the copy marked the block used');
+    assert.equal((await req('/race/src', { method: 'DELETE' })).status, 204);
+    const blocks = new LocalBlockStore(blocksDir, 0);
+    for (const path of files()) assert.equal(await blocks.deleteUnused(path.split('/').at(-1)!, cutoff), false);
+    assert.deepEqual((await req('/race/copy')).bytes, data);
+
+    // A range update taking bytes from another object marks them the same way.
+    for (const path of files()) utimesSync(path, new Date(Date.now() - 2 * HOUR), new Date(Date.now() - 2 * HOUR));
+    assert.equal((await req('/race/target', { method: 'PUT', body: Buffer.alloc(0) })).status, 201);
+    const update = await req('/race/target?update', { method: 'POST', headers: { 'x-source-object': '/race/copy', 'content-range': 'bytes 0-/*' } });
+    assert.equal(update.status, 204, update.text);
+    assert.deepEqual((await req('/race/target')).bytes, data);
+    for (const path of files()) assert.ok(statSync(path).mtimeMs > cutoff, 'the update marked the source\'s blocks used');
+
+    // The collector went first: the source's blocks are gone, and the copy is refused, not committed
+    // with a hole in it.
+    const gone = files()[1]!;
+    assert.equal(await blocks.deleteUnused(gone.split('/').at(-1)!, Date.now() + 1000), true);
+    const refused = await req('/race/again', { method: 'PUT', headers: { 'x-copy-from': '/race/copy' } });
+    assert.equal(refused.status, 409, refused.text);
+    assert.equal((await req('/race/again', { method: 'HEAD' })).status, 404);
+  });
 });
 
 describe('local block store: deleting unused blocks', () => {

@@ -73,14 +73,18 @@ function sendListing(request: FastifyRequest, reply: FastifyReply, rows: { name:
   return reply.type('text/plain; charset=utf-8').send(rows.map((r) => r.name).join('\n') + '\n');
 }
 
-/** Answers an object listing (thousands of entries: written straight to bytes); an empty plain listing is 204. */
+/**
+ * Answers an object listing; an empty plain listing is 204. The text of thousands of entries is
+ * encoded once, here: given a string, the server would measure its UTF-8 length and then encode
+ * it again to write it.
+ */
 function sendObjectListing(reply: FastifyReply, format: 'text' | 'json' | 'xml', entries: ListingEntry[]) {
   if (format === 'text') {
     if (entries.length === 0) return reply.code(204).send();
-    return reply.type('text/plain; charset=utf-8').send(objectListingText(entries));
+    return reply.type('text/plain; charset=utf-8').send(Buffer.from(objectListingText(entries)));
   }
-  if (format === 'json') return reply.type('application/json; charset=utf-8').send(objectListingJson(entries));
-  return reply.type('application/xml; charset=utf-8').send(objectListingXml(entries));
+  if (format === 'json') return reply.type('application/json; charset=utf-8').send(Buffer.from(objectListingJson(entries)));
+  return reply.type('application/xml; charset=utf-8').send(Buffer.from(objectListingXml(entries)));
 }
 
 /** Checks If-Modified-Since / If-Unmodified-Since; true when the reply was sent. */

@@ -417,10 +417,22 @@ export class Objects {
       meta: mergeMeta(JSON.parse(src.version.meta), attrs.meta ?? {}, true),
     };
     const sameObject = src.container.id === dst.id && from.name === to.name;
+    const hashes = hashesOf(src.version, this.hexLength);
+    await this.takeOver(hashes);
     // A copy is a new object (new UUID); a move, or a restore onto itself, is the same one.
-    const result = await this.commitVersion(user, dst, to.name, hashesOf(src.version, this.hexLength), src.version.size, merged, move || sameObject ? src.version.uuid : randomUUID());
+    const result = await this.commitVersion(user, dst, to.name, hashes, src.version.size, merged, move || sameObject ? src.version.uuid : randomUUID());
     if (move && !sameObject) await this.deleteObject(user, from.account, from.container, from.name);
     return result;
+  }
+
+  /**
+   * Counts another version's blocks as used now, before a new version refers to them: the garbage
+   * collector keeps any block used after its cut-off, so the source being deleted meanwhile cannot
+   * take the blocks along. A block already collected (the source went first) refuses the write.
+   */
+  private async takeOver(hashes: string[]): Promise<void> {
+    if (hashes.length === 0) return;
+    if ((await this.blocks.missing([...new Set(hashes)])).length > 0) throw new Conflict('The source object was removed meanwhile (its blocks are gone)');
   }
 
   async setObjectMeta(user: string, account: string, container: string, name: string, attrs: Partial<ObjectAttributes>, update: boolean) {
@@ -457,7 +469,9 @@ export class Objects {
         const src = (await this.object(user, source.account, source.container, source.name, source.version)).version;
         if (length === undefined) length = src.size;
         else if (length > src.size) throw new BadRequest('Object length is smaller than range length');
-        pieces = objectPieces({ hashes: hashesOf(src, this.hexLength), size: src.size }, length, offset % blockSize === 0, blockSize, this.blocks);
+        const hashes = hashesOf(src, this.hexLength);
+        await this.takeOver(hashes);
+        pieces = objectPieces({ hashes, size: src.size }, length, offset % blockSize === 0, blockSize, this.blocks);
       } else {
         const { declared } = u.data;
         if (length === undefined) length = declared;
