@@ -10,7 +10,7 @@ node -e "new (require('better-sqlite3'))(':memory:')" 2>/dev/null || npm rebuild
 # The local block store's fast I/O addon (native/fastio), rebuilt when its source changes.
 # Without it (no C compiler, say) Pithos works the same; see native/fastio/fastio.c for what it adds.
 addon=native/fastio/build/Release/fastio.node
-if [ ! -f "$addon" ] || [ native/fastio/fastio.c -nt "$addon" ]; then
+if [ ! -f "$addon" ] || [ -n "$(find native/fastio -maxdepth 1 -newer "$addon" \( -name '*.c' -o -name '*.h' -o -name binding.gyp \))" ]; then
   npm run --silent --prefix native/fastio build >/dev/null 2>&1 ||
     echo "note: native/fastio could not be built; uploads will use more CPU" >&2
 fi

@@ -2,8 +2,9 @@
   "targets": [
     {
       "target_name": "fastio",
-      "sources": ["fastio.c"],
-      "cflags": ["-O2"]
+      "sources": ["fastio.c", "md5.c"],
+      "cflags": ["-O3", "-funroll-loops"],
+      "libraries": ["-lm"]
     }
   ]
 }

@@ -12,6 +12,7 @@ import { LocalBlockStore } from './backends/local-block-store.js';
 import { consume, storeStream } from './logic/blocks.js';
 import { blockBuffer, HashingFailed, HashPool, openHashPools, releaseBlockBuffer } from './logic/hash-pool.js';
 import { blockHash, trimBlock, trimmedLength } from './logic/hashmap.js';
+import { fastioAvailable, md5Streams, MULTI_MD5_MAX_STREAMS } from './fastio.js';
 
 const BLOCK = 65536;
 const md5 = (data: Buffer) => createHash('md5').update(data).digest('hex');
@@ -67,6 +68,61 @@ describe('hashing threads', () => {
       }
     });
   }
+
+  it('MD5 of many streams at once (native addon) matches node:crypto, whatever the pieces; bad calls throw', { skip: fastioAvailable ? false : 'native/fastio is not built' }, () => {
+    const lanes = md5Streams()!;
+    const sizes = [0, 1, 55, 56, 63, 64, 65, 127, 128, 1000, 4096, 65536 + 3];
+    for (const count of [1, 2, 3, 8, 9, 17, MULTI_MD5_MAX_STREAMS]) {
+      const states = Array.from({ length: count }, () => lanes.start());
+      const given: Buffer[][] = states.map(() => []);
+      for (let round = 0; round < 6; round++) {
+        // Each round gives every stream a piece of another size, some on shared memory.
+        const data = states.map((_, i) => {
+          const b = randomBytes(sizes[(i * 7 + round * 3) % sizes.length]!);
+          given[i]!.push(b);
+          if (i % 2 === 0) return b;
+          const shared = Buffer.from(new SharedArrayBuffer(b.length + 5)).subarray(5);
+          b.copy(shared);
+          return shared;
+        });
+        lanes.update(states, data);
+      }
+      states.forEach((st, i) => assert.equal(lanes.digest(st), md5(Buffer.concat(given[i]!)), `${count} streams, stream ${i}`));
+    }
+    const a = lanes.start();
+    assert.throws(() => lanes.update([a, a], [Buffer.alloc(1), Buffer.alloc(1)]), RangeError, 'the same stream twice');
+    assert.throws(() => lanes.update([new Uint8Array(10)], [Buffer.alloc(1)]), TypeError, 'not a state');
+    assert.throws(() => lanes.update([a], []), TypeError);
+    const many = Array.from({ length: MULTI_MD5_MAX_STREAMS + 1 }, () => lanes.start());
+    assert.throws(() => lanes.update(many, many.map(() => Buffer.alloc(1))), RangeError);
+  });
+
+  it('MD5 streams on the threads, many at once: updates not awaited, a digest asked before they are done, one stream dropped midway', async () => {
+    const pool = new HashPool(2);
+    try {
+      const count = 12;
+      const wholes = Array.from({ length: count }, (_, i) => randomBytes(3 * BLOCK + i * 1000 + 7));
+      const streams = wholes.map(() => pool.stream('md5'));
+      const pending: Promise<void>[] = [];
+      for (let off = 0; off < 4 * BLOCK; off += 20000) {
+        wholes.forEach((w, i) => {
+          if (off >= w.length || (i === 5 && off > 2 * 20000)) return;
+          const piece = w.subarray(off, off + 20000);
+          // Some on shared memory (read in place), some copied over.
+          let input: Buffer = piece;
+          if (i % 3 === 0) { input = Buffer.from(new SharedArrayBuffer(piece.length)); piece.copy(input); }
+          pending.push(streams[i]!.update(input).catch(() => undefined));
+        });
+        if (off === 2 * 20000) streams[5]!.abort();
+      }
+      const digests = await Promise.all(streams.map((s, i) => (i === 5 ? Promise.resolve('dropped') : s.digest())));
+      await Promise.all(pending);
+      digests.forEach((d, i) => { if (i !== 5) assert.equal(d, md5(wholes[i]!), `stream ${i}`); });
+      assert.equal(await pool.stream('md5').digest(), md5(Buffer.alloc(0)));
+    } finally {
+      await pool.close();
+    }
+  });
 
   it('storeStream: blocks, hashes, size and MD5 of an upload, bytes shared with the threads', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'snf-hash-'));

@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { ApiError } from '../../common/errors.js';
+import { multiMd5 } from '../fastio.js';
 import { WorkerThread } from '../worker-thread.js';
 import { trimmedLength } from './hashmap.js';
 import type { HashReply, HashRequest } from './hash-worker.js';
@@ -35,7 +36,8 @@ class Thread extends WorkerThread<HashRequest, HashReply> {
  * Hashes object bytes on a few worker threads, so that SHA-256 of blocks and the MD5 of whole
  * objects run beside the thread that serves requests (and beside each other). Bytes are shared,
  * not copied: blocks come from `blockBuffer` (shared memory), each worker reads them in place.
- * Block hashes go to the least loaded thread; an object's MD5 stays on one thread, fed in order.
+ * Block hashes go to the least loaded thread; an object's MD5 stays on one thread, fed in order
+ * (where the CPU hashes several MD5 streams side by side, all on the same thread).
  * Threads start on first use and idle without holding the process open. A thread that dies
  * fails the work it held (503) and is replaced for the next request.
  *
@@ -60,13 +62,19 @@ export class HashPool {
     return t;
   }
 
-  /** The thread to give work to: the least loaded (by streams held, then bytes queued, when `forStream`). */
-  private pick(forStream: boolean): Thread {
+  /**
+   * The thread to give work to: the least loaded, by bytes queued for a block, by streams held
+   * (then bytes) for a stream. MD5 streams hashed side by side (`together`) gather instead on the
+   * thread holding the most, so that they share its vector lanes.
+   */
+  private pick(work: 'block' | 'stream' | 'together'): Thread {
     if (this.closed) throw new HashingFailed('hashing is shut down');
     while (this.threads.length < this.size) this.spawn();
     let best = this.threads[0]!;
     for (const t of this.threads) {
-      if (forStream ? t.streams < best.streams || (t.streams === best.streams && t.load < best.load) : t.load < best.load) best = t;
+      if (work === 'block' ? t.load < best.load
+        : work === 'stream' ? t.streams < best.streams || (t.streams === best.streams && t.load < best.load)
+        : t.streams > best.streams) best = t;
     }
     return best;
   }
@@ -79,7 +87,7 @@ export class HashPool {
     }
     const { buf, offset, transfer } = shareable(block);
     const id = this.nextId++;
-    const r = await this.pick(false).send({ id, op: 'block', buf, offset, length: block.length, algorithm }, block.length, transfer);
+    const r = await this.pick('block').send({ id, op: 'block', buf, offset, length: block.length, algorithm }, block.length, transfer);
     return { hash: r.hash!, length: r.length! };
   }
 
@@ -90,7 +98,7 @@ export class HashPool {
     let thread: Thread | undefined;
     let done = false;
     const on = (): Thread => {
-      if (!thread) { thread = this.pick(true); thread.streams++; }
+      if (!thread) { thread = this.pick(multiMd5 && algorithm === 'md5' ? 'together' : 'stream'); thread.streams++; }
       return thread;
     };
     /** Ends the stream here; the thread holding it counts one stream less. */

@@ -1,13 +1,17 @@
 /**
  * A hashing thread of the HashPool (see hash-pool.ts). Bytes arrive as views on shared (or
- * transferred) memory, never copied; each message is answered once, in arrival order:
+ * transferred) memory, never copied; each message is answered once:
  * - `block`: the block's hash after trailing NULs are trimmed, and the trimmed length;
  * - `update`: adds bytes to the running hash `stream` (created on first use);
  * - `digest`: the stream's hex digest (the stream is gone after it);
  * - `drop`: forgets a stream (an upload that failed).
+ * MD5 streams are hashed side by side where the CPU can (see multiMd5): their updates queue, and
+ * every turn of the event loop hashes the next slice of each waiting stream in one pass, so that
+ * uploads arriving together share the vector lanes. The other work is done as it arrives.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
+import { MULTI_MD5_MAX_STREAMS, multiMd5 } from '../fastio.js';
 import { trimmedLength } from './hashmap.js';
 
 export type HashRequest =
@@ -19,6 +23,73 @@ export type HashRequest =
 export interface HashReply { id: number; hash?: string; length?: number; error?: string; code?: string }
 
 const streams = new Map<number, Hash>();
+
+/** An MD5 stream hashed side by side with others: its state, the updates waiting (the first one `at` bytes in), a digest asked for. */
+interface LaneStream { state: Uint8Array; waiting: { id: number; bytes: Uint8Array; at: number }[]; digest?: number }
+const laneStreams = new Map<number, LaneStream>();
+/** Bytes of each stream hashed in one pass: small enough that a stream arriving meanwhile joins soon. */
+const SLICE = 256 * 1024;
+let passScheduled = false;
+
+/** Hashes the next slice of every stream with updates waiting, in one pass; answers the updates (and digests) it completes. */
+function lanePass(lanes: NonNullable<typeof multiMd5>): void {
+  passScheduled = false;
+  const states: Uint8Array[] = [];
+  const data: Uint8Array[] = [];
+  const served: [number, LaneStream][] = [];
+  for (const entry of laneStreams) {
+    const job = entry[1].waiting[0];
+    if (!job) continue;
+    const n = Math.min(SLICE, job.bytes.length - job.at);
+    states.push(entry[1].state);
+    data.push(job.bytes.subarray(job.at, job.at + n));
+    job.at += n;
+    served.push(entry);
+    if (states.length === MULTI_MD5_MAX_STREAMS) break;
+  }
+  if (states.length > 0) lanes.update(states, data);
+  for (const [stream, s] of served) {
+    const job = s.waiting[0]!;
+    if (job.at === job.bytes.length) { s.waiting.shift(); reply({ id: job.id }); }
+    // Served streams go last, so that beyond the most one pass takes every stream gets its turn.
+    laneStreams.delete(stream);
+    if (s.waiting.length > 0 || s.digest === undefined) laneStreams.set(stream, s);
+    else reply({ id: s.digest, hash: lanes.digest(s.state) });
+  }
+  for (const s of laneStreams.values()) if (s.waiting.length > 0) { schedulePass(lanes); break; }
+}
+
+function schedulePass(lanes: NonNullable<typeof multiMd5>): void {
+  if (passScheduled) return;
+  passScheduled = true;
+  setImmediate(() => lanePass(lanes));
+}
+
+/** The message, when it is work for a side-by-side MD5 stream: queued, answered later. */
+function queuedForLanes(m: HashRequest): boolean {
+  if (!multiMd5 || m.op === 'block') return false;
+  if (m.op === 'update') {
+    if (m.algorithm !== 'md5') return false;
+    let s = laneStreams.get(m.stream);
+    if (!s) laneStreams.set(m.stream, (s = { state: multiMd5.start(), waiting: [] }));
+    s.waiting.push({ id: m.id, bytes: new Uint8Array(m.buf, m.offset, m.length), at: 0 });
+    schedulePass(multiMd5);
+    return true;
+  }
+  const s = laneStreams.get(m.stream);
+  if (!s) return false;
+  if (m.op === 'drop') {
+    laneStreams.delete(m.stream);
+    for (const job of s.waiting) reply({ id: job.id });
+    return false;
+  }
+  if (s.waiting.length > 0) { s.digest = m.id; return true; }
+  laneStreams.delete(m.stream);
+  reply({ id: m.id, hash: multiMd5.digest(s.state) });
+  return true;
+}
+
+let reply: (r: HashReply) => void = () => undefined;
 
 function handle(m: HashRequest): HashReply {
   switch (m.op) {
@@ -46,9 +117,15 @@ function handle(m: HashRequest): HashReply {
 
 if (parentPort) {
   const port = parentPort;
+  reply = (r) => port.postMessage(r);
   port.on('message', (m: HashRequest) => {
-    let reply: HashReply;
-    try { reply = handle(m); } catch (err) { reply = { id: m.id, error: (err as Error).message }; }
-    port.postMessage(reply);
+    let r: HashReply;
+    try {
+      if (queuedForLanes(m)) return;
+      r = handle(m);
+    } catch (err) {
+      r = { id: m.id, error: (err as Error).message };
+    }
+    reply(r);
   });
 }
