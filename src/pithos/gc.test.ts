@@ -51,7 +51,7 @@ for (const db of dbTargets()) describe(`blocks-gc on ${db.name}`, () => {
     assert.match(await admin.ok('blocks-gc', '--grace', '3600'), /0 deleted/);
     age(blocksDir, 2 * HOUR);
     // An upload by hashmap finds `reused` stored (and so skips sending it) just before the collector runs.
-    const store2 = new LocalBlockStore(blocksDir, 0);
+    const store2 = new LocalBlockStore(blocksDir);
     assert.deepEqual(await store2.missing(hashes(reused)), []);
     assert.match(await admin.ok('blocks-gc', '--grace', '3600', '--dry-run'), /2 unreferenced and older than the grace, 0 deleted/);
     assert.match(await admin.ok('blocks-gc', '--grace', '3600'), /2 unreferenced and older than the grace, 2 deleted/);
@@ -78,7 +78,7 @@ for (const db of dbTargets()) describe(`blocks-gc on ${db.name}`, () => {
     assert.equal((await req('/race/copy', { method: 'PUT', headers: { 'x-copy-from': '/race/src' } })).status, 201);
     for (const path of files()) assert.ok(statSync(path).mtimeMs > cutoff, 'the copy marked the block used');
     assert.equal((await req('/race/src', { method: 'DELETE' })).status, 204);
-    const blocks = new LocalBlockStore(blocksDir, 0);
+    const blocks = new LocalBlockStore(blocksDir);
     for (const path of files()) assert.equal(await blocks.deleteUnused(path.split('/').at(-1)!, cutoff), false);
     assert.deepEqual((await req('/race/copy')).bytes, data);
 
@@ -106,7 +106,7 @@ describe('local block store: deleting unused blocks', () => {
     const { tmpdir } = await import('node:os');
     const dir = mkdtempSync(join(tmpdir(), 'snf-gc-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const store = new LocalBlockStore(dir, 0);
+    const store = new LocalBlockStore(dir);
     const block = () => { const b = randomObject(1000); return { b, h: blockHash(b, 'sha256') }; };
     const path = (h: string) => join(dir, h.slice(0, 2), h.slice(2, 4), h);
     const setAge = (h: string, ms: number) => { const then = new Date(Date.now() - ms); utimesSync(path(h), then, then); };
@@ -134,7 +134,7 @@ describe('local block store: deleting unused blocks', () => {
     await store.put(c.h, c.b);
     renameSync(path(c.h), join(dir, 'tmp', `${c.h}.gc.123456`));
     assert.deepEqual(await store.missing([c.h]), [c.h]);
-    const restarted = new LocalBlockStore(dir, 0);
+    const restarted = new LocalBlockStore(dir);
     assert.deepEqual(await restarted.get(c.h), c.b);
     assert.deepEqual(readdirSync(join(dir, 'tmp')), []);
   });

@@ -19,7 +19,7 @@ export const pithosSettings: ComponentSettings = {
     'pithos.default_versioning': { type: 'enum', default: 'auto', choices: ['auto', 'none'], description: 'Versioning policy of new containers' },
     'pithos.list_limit': { type: 'int', default: 10000, min: 1, description: 'Most names one listing returns' },
     'pithos.hash_threads': { type: 'int', default: -1, min: -1, max: 64, description: 'Threads that hash uploaded bytes (block SHA-256 and object MD5) beside the request thread: -1 one per core (at most 4), 0 none (hash on the request thread)' },
-    'pithos.block_write_threads': { type: 'int', default: 8, min: 0, max: 64, description: 'Threads that write large uploaded blocks to the local block store, each waiting on the disk (a flush) rather than using a core; 0 writes on Node\'s shared I/O pool' },
+    'pithos.block_write_threads': { type: 'int', default: 8, min: 1, max: 64, description: 'Threads that write blocks to the local block store, each waiting on the disk (a flush) rather than using a core' },
     'pithos.max_object_size': { type: 'int', default: 5 * 1024 ** 3, min: 1, description: 'Largest object one PUT may upload, in bytes' },
   },
 };

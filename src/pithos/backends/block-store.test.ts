@@ -154,6 +154,10 @@ describe('local block store on disk', () => {
     }
   });
 
+  it('needs a writing thread', () => {
+    assert.throws(() => new LocalBlockStore(tmpdir(), 0), RangeError);
+  });
+
   it('leaves no temporary files behind after writes', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'snf-blocks-'));
     const store = new LocalBlockStore(dir);
@@ -173,13 +177,13 @@ function cachedBytes(path: string): number | undefined {
 if (!fastioAvailable && required('fastio')) throw new Error('SNF_TEST_REQUIRE asks for fastio but native/fastio is not built (scripts/deps.sh)');
 
 describe('local block store and the page cache', { skip: fastioAvailable ? false : 'native/fastio is not built' }, () => {
-  it('drops a large block from the page cache once it is durable (on either write path), and keeps a small one', async (t) => {
+  it('drops a large block from the page cache once it is durable (given on shared memory or not), and keeps a small one', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'snf-blocks-'));
     const store = new LocalBlockStore(dir);
     t.after(async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); });
     const large = Buffer.alloc(4 * 1024 * 1024, 7);
     large.write(`large ${Date.now()} ${Math.random()}`);
-    // On shared memory, as uploads fill blocks: written by a writing thread.
+    // On shared memory, as uploads fill blocks (the other is copied there first).
     const shared = Buffer.from(new SharedArrayBuffer(4 * 1024 * 1024));
     shared.fill(`shared ${Date.now()} ${Math.random()}`);
     const small = Buffer.from(`small ${Date.now()} ${Math.random()}`.repeat(100));
@@ -189,7 +193,7 @@ describe('local block store and the page cache', { skip: fastioAvailable ? false
     const [cl, cx, cs] = [cachedBytes(at(hl)), cachedBytes(at(hx)), cachedBytes(at(hs))];
     if (cl === undefined || cx === undefined || cs === undefined) { t.skip('no fincore (util-linux) to read the page cache with'); return; }
     assert.equal(cl, 0, 'the 4 MiB block left the page cache');
-    assert.equal(cx, 0, 'the 4 MiB block written by a thread left the page cache');
+    assert.equal(cx, 0, 'the 4 MiB block on shared memory left the page cache');
     assert.ok(cs > 0, 'the small block stayed cached');
     assert.deepEqual(await store.get(hl), large, 'and reads back whole from disk');
     assert.deepEqual(await store.get(hx), shared);

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
+import { mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { open, readdir, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { dropFromPageCache } from '../fastio.js';
 import { WorkerThread } from '../worker-thread.js';
 import type { WriteReply, WriteRequest } from './block-writer.js';
 import { BlockNotFound, type BlockStore } from './block-store.js';
@@ -19,22 +18,23 @@ const COLLECTING = '.gc.';
 
 /** Blocks at least this large leave the page cache once durable (smaller ones are cheap to keep, and often read back). */
 const DROP_FROM_CACHE = 1024 * 1024;
-/** Blocks on shared memory at least this large are written by the store's writing threads. */
-const ON_THREAD = 256 * 1024;
 
 /**
  * Blocks as files under a directory, fanned out by hash prefix (`ab/cd/abcd...`). A block is
- * written to a temporary file, flushed, renamed into place and its directory flushed, so a crash
- * never leaves a partial block under a real name.
+ * written (by a writing thread, see block-writer.ts) to a temporary file, flushed, renamed into
+ * place and its directory flushed, so a crash never leaves a partial block under a real name.
  */
 export class LocalBlockStore implements BlockStore {
   private readonly tmp: string;
   private readonly writers: WorkerThread<WriteRequest, WriteReply>[] = [];
   private nextId = 1;
-  private closed = false;
 
-  /** `writeThreads`: how many threads write large blocks (they start when needed); 0 writes all on libuv's pool. */
+  /**
+   * `writeThreads`: how many threads write blocks (at least one; they start when needed). Each
+   * write waits on the disk's flush, holding its thread rather than one of libuv's four.
+   */
   constructor(private readonly root: string, private readonly writeThreads = 8) {
+    if (!(writeThreads >= 1)) throw new RangeError('a local block store needs at least one writing thread');
     this.tmp = join(root, 'tmp');
     mkdirSync(this.tmp, { recursive: true });
     this.restoreCollected();
@@ -84,21 +84,21 @@ export class LocalBlockStore implements BlockStore {
 
   /** Writes under way, by hash: a second writer of a block waits for the first (and is durable when it is). */
   private readonly writing = new Map<string, Promise<void>>();
-  /** Fan-out directories known to exist (at most 65,536 + 256 of them). */
-  private readonly dirs = new Set<string>();
 
   put(hash: string, data: Buffer): Promise<void> {
     let path: string;
     try { path = this.pathOf(hash); } catch (err) { return Promise.reject(err); }
     const inFlight = this.writing.get(hash);
     if (inFlight) return inFlight;
-    const onThread = this.writeThreads > 0 && data.length >= ON_THREAD && data.buffer instanceof SharedArrayBuffer && !this.closed;
-    const p = (onThread ? this.writeOnThread(hash, path, data) : this.write(hash, path, data)).finally(() => this.writing.delete(hash));
+    const p = this.writeOnThread(hash, path, data).finally(() => this.writing.delete(hash));
     this.writing.set(hash, p);
     return p;
   }
 
-  /** A block on shared memory, written whole by one of the writing threads (see block-writer.ts). */
+  /**
+   * A block written whole by one of the writing threads (see block-writer.ts), which read it in
+   * place from shared memory: uploads' blocks are there already, others (small ones) are copied.
+   */
   private async writeOnThread(hash: string, path: string, data: Buffer): Promise<void> {
     let thread = this.writers.find((t) => t.pending === 0);
     if (!thread && this.writers.length < this.writeThreads) {
@@ -109,53 +109,16 @@ export class LocalBlockStore implements BlockStore {
       this.writers.push(thread);
     }
     thread ??= this.writers.reduce((a, b) => (b.pending < a.pending ? b : a));
+    let bytes = data;
+    if (!(data.buffer instanceof SharedArrayBuffer)) {
+      bytes = Buffer.from(new SharedArrayBuffer(data.length));
+      data.copy(bytes);
+    }
     const id = this.nextId++;
     await thread.send({
-      id, buf: data.buffer as SharedArrayBuffer, offset: data.byteOffset, length: data.length,
-      tmp: this.tmpName(hash), dir: this.dirOf(hash), path, drop: data.length >= DROP_FROM_CACHE,
+      id, buf: bytes.buffer as SharedArrayBuffer, offset: bytes.byteOffset, length: bytes.length,
+      tmp: join(this.tmp, `${hash}.${randomBytes(6).toString('hex')}`), dir: this.dirOf(hash), path, drop: data.length >= DROP_FROM_CACHE,
     }, data.length);
-  }
-
-  private tmpName(hash: string): string {
-    return join(this.tmp, `${hash}.${randomBytes(6).toString('hex')}`);
-  }
-
-  private async write(hash: string, path: string, data: Buffer): Promise<void> {
-    // Asked without an error for the usual answer (not there): a thrown error's stack costs more than the look-up.
-    if (statSync(path, { throwIfNoEntry: false }) && await this.markUsed(path)) return;
-    const dir = this.dirOf(hash);
-    const tmp = this.tmpName(hash);
-    try {
-      const fh = await open(tmp, 'w', 0o640);
-      try {
-        // One write call (a partial write continues), not writeFile's 512 KiB pieces.
-        for (let done = 0; done < data.length;) done += (await fh.write(data, done, data.length - done, done)).bytesWritten;
-        await fh.sync();
-        // Durable, so clean: let the kernel reuse those pages now rather than grow the cache with
-        // blocks seldom read back soon (as Swift's object server does). A failure costs only memory.
-        if (data.length >= DROP_FROM_CACHE) dropFromPageCache(fh.fd);
-      } finally {
-        await fh.close();
-      }
-    } catch (err) {
-      await unlink(tmp).catch(() => undefined);
-      throw err;
-    }
-    if (!this.dirs.has(dir)) {
-      await mkdir(dir, { recursive: true });
-      this.dirs.add(dir);
-    }
-    try {
-      await rename(tmp, path);
-    } catch (err) {
-      // The directory went away under us (removed by hand): make it again, once.
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') { await unlink(tmp).catch(() => undefined); throw err; }
-      this.dirs.delete(dir);
-      await mkdir(dir, { recursive: true });
-      await rename(tmp, path);
-    }
-    const dh = await open(dir, 'r');
-    try { await dh.sync(); } finally { await dh.close(); }
   }
 
   /** Stops the writing threads now, failing the writes they hold, as a crash would; new ones start when needed. */
@@ -163,9 +126,8 @@ export class LocalBlockStore implements BlockStore {
     await Promise.all([...this.writers].map((t) => t.terminate()));
   }
 
-  /** Stops the writing threads; later writes are done on Node's pool. */
+  /** Stops the writing threads (idle ones do not hold the process open; this ends them). */
   async close(): Promise<void> {
-    this.closed = true;
     await this.stopThreads();
   }
 
