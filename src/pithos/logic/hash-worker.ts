@@ -24,16 +24,46 @@ export interface HashReply { id: number; hash?: string; length?: number; error?:
 
 const streams = new Map<number, Hash>();
 
-/** An MD5 stream hashed side by side with others: its state, the updates waiting (the first one `at` bytes in), a digest asked for. */
-interface LaneStream { state: Uint8Array; waiting: { id: number; bytes: Uint8Array; at: number }[]; digest?: number }
+/**
+ * An MD5 stream hashed side by side with others: its state, the updates waiting (the first one
+ * `at` bytes in; each with when it came), a digest asked for.
+ */
+interface LaneStream { state: Uint8Array; waiting: { id: number; bytes: Uint8Array; at: number; came: number }[]; digest?: number }
 const laneStreams = new Map<number, LaneStream>();
 /** Bytes of each stream hashed in one pass: small enough that a stream arriving meanwhile joins soon. */
 const SLICE = 256 * 1024;
+/**
+ * How long a pass may wait for more streams' bytes. Uploads running together hand over a block
+ * each at about the same pace, rarely at the same moment: hashed as they come, most passes would
+ * fill a lane or two. An update's answer waits, the upload does not (it keeps a few blocks in flight).
+ */
+const GATHER_MS = 10;
 let passScheduled = false;
+let gathering: NodeJS.Timeout | undefined;
+
+/** Whether a pass now would leave lanes empty that streams open here are likely to fill within GATHER_MS. */
+function worthWaiting(lanes: NonNullable<typeof multiMd5>): number {
+  let ready = 0;
+  let oldest = Infinity;
+  for (const s of laneStreams.values()) {
+    const job = s.waiting[0];
+    // A stream part-way through an update, or finishing, is not kept waiting.
+    if (job?.at || (s.digest !== undefined && s.waiting.length > 0)) return 0;
+    if (job) { ready++; oldest = Math.min(oldest, job.came); }
+  }
+  if (ready === 0 || ready >= Math.min(laneStreams.size, lanes.lanes)) return 0;
+  return Math.max(0, oldest + GATHER_MS - performance.now());
+}
 
 /** Hashes the next slice of every stream with updates waiting, in one pass; answers the updates (and digests) it completes. */
 function lanePass(lanes: NonNullable<typeof multiMd5>): void {
   passScheduled = false;
+  if (gathering) { clearTimeout(gathering); gathering = undefined; }
+  const wait = worthWaiting(lanes);
+  if (wait > 0) {
+    gathering = setTimeout(() => { gathering = undefined; lanePass(lanes); }, Math.ceil(wait));
+    return;
+  }
   const states: Uint8Array[] = [];
   const data: Uint8Array[] = [];
   const served: [number, LaneStream][] = [];
@@ -59,6 +89,7 @@ function lanePass(lanes: NonNullable<typeof multiMd5>): void {
   for (const s of laneStreams.values()) if (s.waiting.length > 0) { schedulePass(lanes); break; }
 }
 
+/** A pass at the next turn of the event loop (one waiting for more streams is reconsidered then). */
 function schedulePass(lanes: NonNullable<typeof multiMd5>): void {
   if (passScheduled) return;
   passScheduled = true;
@@ -72,7 +103,7 @@ function queuedForLanes(m: HashRequest): boolean {
     if (m.algorithm !== 'md5') return false;
     let s = laneStreams.get(m.stream);
     if (!s) laneStreams.set(m.stream, (s = { state: multiMd5.start(), waiting: [] }));
-    s.waiting.push({ id: m.id, bytes: new Uint8Array(m.buf, m.offset, m.length), at: 0 });
+    s.waiting.push({ id: m.id, bytes: new Uint8Array(m.buf, m.offset, m.length), at: 0, came: performance.now() });
     schedulePass(multiMd5);
     return true;
   }
@@ -83,7 +114,7 @@ function queuedForLanes(m: HashRequest): boolean {
     for (const job of s.waiting) reply({ id: job.id });
     return false;
   }
-  if (s.waiting.length > 0) { s.digest = m.id; return true; }
+  if (s.waiting.length > 0) { s.digest = m.id; schedulePass(multiMd5); return true; }
   laneStreams.delete(m.stream);
   reply({ id: m.id, hash: multiMd5.digest(s.state) });
   return true;
