@@ -6,8 +6,8 @@
  * - `digest`: the stream's hex digest (the stream is gone after it);
  * - `drop`: forgets a stream (an upload that failed).
  * MD5 streams are hashed side by side where the CPU can (see multiMd5): their updates queue, and
- * every turn of the event loop hashes the next slice of each waiting stream in one pass, so that
- * uploads arriving together share the vector lanes. The other work is done as it arrives.
+ * a pass hashes the next update of every waiting stream at once, so that uploads running together
+ * share the vector lanes. The other work is done as it arrives.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
@@ -24,38 +24,35 @@ export interface HashReply { id: number; hash?: string; length?: number; error?:
 
 const streams = new Map<number, Hash>();
 
-/**
- * An MD5 stream hashed side by side with others: its state, the updates waiting (the first one
- * `at` bytes in; each with when it came), a digest asked for.
- */
-interface LaneStream { state: Uint8Array; waiting: { id: number; bytes: Uint8Array; at: number; came: number }[]; digest?: number }
+/** An MD5 stream hashed side by side with others: its state, the updates waiting (each with when it came), a digest asked for. */
+interface LaneStream { state: Uint8Array; waiting: { id: number; bytes: Uint8Array; came: number }[]; digest?: number }
 const laneStreams = new Map<number, LaneStream>();
-/** Bytes of each stream hashed in one pass: small enough that a stream arriving meanwhile joins soon. */
-const SLICE = 256 * 1024;
 /**
- * How long a pass may wait for more streams' bytes. Uploads running together hand over a block
- * each at about the same pace, rarely at the same moment: hashed as they come, most passes would
- * fill a lane or two. An update's answer waits, the upload does not (it keeps a few blocks in flight).
+ * How long an update may wait for other streams' to be hashed in the same pass. Uploads running
+ * together hand over a block each at about the same pace, rarely at the same moment: hashed as
+ * they come, most passes would fill a lane or two. The wait costs an upload nothing while it has
+ * only one update waiting (it keeps a few blocks in flight); one with more is never kept waiting.
  */
-const GATHER_MS = 10;
+const GATHER_MS = 50;
 let passScheduled = false;
 let gathering: NodeJS.Timeout | undefined;
 
-/** Whether a pass now would leave lanes empty that streams open here are likely to fill within GATHER_MS. */
+/** How long to wait before the next pass, for lanes that the streams open here are likely to fill: 0 to go now. */
 function worthWaiting(lanes: NonNullable<typeof multiMd5>): number {
   let ready = 0;
   let oldest = Infinity;
   for (const s of laneStreams.values()) {
-    const job = s.waiting[0];
-    // A stream part-way through an update, or finishing, is not kept waiting.
-    if (job?.at || (s.digest !== undefined && s.waiting.length > 0)) return 0;
-    if (job) { ready++; oldest = Math.min(oldest, job.came); }
+    if (s.waiting.length === 0) continue;
+    // A stream with a backlog, or finishing, waits for nobody.
+    if (s.waiting.length > 1 || s.digest !== undefined) return 0;
+    ready++;
+    oldest = Math.min(oldest, s.waiting[0]!.came);
   }
   if (ready === 0 || ready >= Math.min(laneStreams.size, lanes.lanes)) return 0;
   return Math.max(0, oldest + GATHER_MS - performance.now());
 }
 
-/** Hashes the next slice of every stream with updates waiting, in one pass; answers the updates (and digests) it completes. */
+/** Hashes the first waiting update of every stream that has one, in one pass; answers them (and the digests they complete). */
 function lanePass(lanes: NonNullable<typeof multiMd5>): void {
   passScheduled = false;
   if (gathering) { clearTimeout(gathering); gathering = undefined; }
@@ -70,17 +67,14 @@ function lanePass(lanes: NonNullable<typeof multiMd5>): void {
   for (const entry of laneStreams) {
     const job = entry[1].waiting[0];
     if (!job) continue;
-    const n = Math.min(SLICE, job.bytes.length - job.at);
     states.push(entry[1].state);
-    data.push(job.bytes.subarray(job.at, job.at + n));
-    job.at += n;
+    data.push(job.bytes);
     served.push(entry);
     if (states.length === MULTI_MD5_MAX_STREAMS) break;
   }
   if (states.length > 0) lanes.update(states, data);
   for (const [stream, s] of served) {
-    const job = s.waiting[0]!;
-    if (job.at === job.bytes.length) { s.waiting.shift(); reply({ id: job.id }); }
+    reply({ id: s.waiting.shift()!.id });
     // Served streams go last, so that beyond the most one pass takes every stream gets its turn.
     laneStreams.delete(stream);
     if (s.waiting.length > 0 || s.digest === undefined) laneStreams.set(stream, s);
@@ -103,7 +97,7 @@ function queuedForLanes(m: HashRequest): boolean {
     if (m.algorithm !== 'md5') return false;
     let s = laneStreams.get(m.stream);
     if (!s) laneStreams.set(m.stream, (s = { state: multiMd5.start(), waiting: [] }));
-    s.waiting.push({ id: m.id, bytes: new Uint8Array(m.buf, m.offset, m.length), at: 0, came: performance.now() });
+    s.waiting.push({ id: m.id, bytes: new Uint8Array(m.buf, m.offset, m.length), came: performance.now() });
     schedulePass(multiMd5);
     return true;
   }
