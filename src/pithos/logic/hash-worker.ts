@@ -28,7 +28,7 @@ const streams = new Map<number, Hash>();
 interface LaneStream { state: Uint8Array; waiting: { id: number; bytes: Uint8Array; came: number }[]; digest?: number }
 const laneStreams = new Map<number, LaneStream>();
 /**
- * How long an update may wait for other streams' to be hashed in the same pass. Uploads running
+ * How long an update may wait for other streams' updates, to be hashed in the same pass. Uploads running
  * together hand over a block each at about the same pace, rarely at the same moment: hashed as
  * they come, most passes would fill a lane or two. The wait costs an upload nothing while it has
  * only one update waiting (it keeps a few blocks in flight); one with more is never kept waiting.
